@@ -1,0 +1,56 @@
+/**
+ * The representation types shared by every stage. Typed arrays inside; `number[]`
+ * only at the LangChain and hnswlib boundaries.
+ */
+
+/** A learned sparse (lexical) vector: token ids sorted ascending, with their weights (> 0). */
+export interface SparseVector {
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
+/** A ColBERT multi-vector: `tokens` rows of `dim` floats, row-major in one flat array. */
+export interface MultiVector {
+  data: Float32Array;
+  tokens: number;
+  dim: number;
+}
+
+/** What BGE-M3 gives for one text. A field is present exactly when it was requested. */
+export interface M3Encoding {
+  /** L2-normalised `<s>` hidden state projected as in the reference (length = hidden size). */
+  dense?: Float32Array;
+  /** relu(sparse_linear(H)) per token, special tokens dropped, max over repeats. */
+  sparse?: SparseVector;
+  /** normalize(colbert_linear(H_i)) for positions 1..n-1 (n = real tokens). */
+  colbert?: MultiVector;
+  /** Number of tokens the model saw for this text, including `<s>` and `</s>`. */
+  tokenCount: number;
+}
+
+/** Which outputs to compute. */
+export interface M3OutputSelection {
+  /** @default true */
+  dense?: boolean;
+  /** @default true */
+  sparse?: boolean;
+  /** @default true */
+  colbert?: boolean;
+}
+
+/** Weights of the three scores in the combined score `(w1·dense + w2·lexical + w3·colbert) / (w1+w2+w3)`. */
+export interface ModeWeights {
+  dense: number;
+  sparse: number;
+  colbert: number;
+}
+
+/** The reference README's weights [0.4, 0.2, 0.4]. */
+export const DEFAULT_WEIGHTS: Readonly<ModeWeights> = Object.freeze({ dense: 0.4, sparse: 0.2, colbert: 0.4 });
+
+/** A logger the library reports through instead of `console`. Every method is optional. */
+export interface Logger {
+  debug?(message: string, data?: Record<string, unknown>): void;
+  info?(message: string, data?: Record<string, unknown>): void;
+  warn?(message: string, data?: Record<string, unknown>): void;
+}
