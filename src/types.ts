@@ -54,3 +54,32 @@ export interface Logger {
   info?(message: string, data?: Record<string, unknown>): void;
   warn?(message: string, data?: Record<string, unknown>): void;
 }
+
+/** Identifies the model an index was built with; an index refuses a query encoder whose fingerprint differs. */
+export interface ModelFingerprint {
+  /** Detected layout, e.g. "three-heads-aapot", "three-heads-yuniko", "encoder-only". */
+  layout: string;
+  /** Dense / ColBERT dimension (hidden size), 1024 for BGE-M3. */
+  hiddenSize: number;
+  /** Vocabulary size of the tokenizer (250002 for BGE-M3). */
+  vocabSize: number;
+  /** sha256 (hex) of the tokenizer.json bytes. */
+  tokenizerSha256: string;
+}
+
+/** Options of one `encode` call. */
+export interface EncodeOptions extends M3OutputSelection {
+  /**
+   * Maximum tokens per text including `<s>` and `</s>` (2..8192, and at most what the model's
+   * position table allows). Longer texts keep their first maxLength-2 tokens.
+   * @default the encoder's `maxLength` option
+   */
+  maxLength?: number;
+}
+
+/** Anything that encodes texts like BGE-M3: the real encoder, or a fake one in tests. */
+export interface M3EncoderLike {
+  encode(texts: string[], options?: EncodeOptions): Promise<M3Encoding[]>;
+  /** Resolves once the model is loaded. */
+  fingerprint(): Promise<ModelFingerprint>;
+}
