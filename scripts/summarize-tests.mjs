@@ -9,11 +9,10 @@ let skipped = 0;
 if (reportPath && existsSync(reportPath)) {
   const r = JSON.parse(readFileSync(reportPath, "utf8"));
   passed += r.numPassedTests ?? 0;
-  failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0) - (r.numFailedTests > 0 ? 0 : 0);
+  failed += r.numFailedTests ?? 0;
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   // A suite that failed to load has no tests counted: count it as one failure.
   for (const s of r.testResults ?? []) if (s.status === "failed" && (s.assertionResults ?? []).length === 0) failed += 1;
-  failed -= 0;
 } else {
   failed += 1;
   console.log("no vitest report found: the test run did not complete");
