@@ -58,3 +58,16 @@ export interface ColbertStore {
   /** Releases file handles and caches. */
   close(): Promise<void>;
 }
+
+/**
+ * How the hybrid index makes ColBERT stores (added by the index side; implement it in
+ * src/index/colbert/index.ts). The index calls `create` for a new index and `open` when
+ * loading, after it has verified the offsets file's sha256 and that `dataFile` holds at
+ * least `committedBytes` bytes.
+ */
+export interface ColbertStoreFactory {
+  /** A new, empty store for matrices of `dim` columns. */
+  create(dim: number, options?: ColbertStoreOptions): Promise<ColbertStore>;
+  /** Reopens the store recorded in `part`, whose files are in `dir`. */
+  open(dir: string, part: ColbertManifestPart, options?: ColbertStoreOptions): Promise<ColbertStore>;
+}
