@@ -1,0 +1,63 @@
+/**
+ * The file operations `save` uses, behind an interface so tests can inject failures in the
+ * middle of a save. The default implementation fsyncs every file it writes.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fsp from "node:fs/promises";
+
+export interface IndexFs {
+  /** Creates or truncates `path`, writes `data` and fsyncs it. */
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  /** fsyncs a file written by someone else (hnswlib, the ColBERT store). */
+  syncFile(path: string): Promise<void>;
+  /** Atomically renames `from` over `to`. */
+  rename(from: string, to: string): Promise<void>;
+  /** fsyncs a directory so a rename in it is durable. */
+  syncDir(dir: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+}
+
+export const nodeFs: IndexFs = {
+  async writeFile(path, data) {
+    const fh = await fsp.open(path, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async syncFile(path) {
+    const fh = await fsp.open(path, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  async syncDir(dir) {
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(dir, "r");
+      await fh.sync();
+    } catch {
+      // Some platforms cannot fsync a directory; the rename is still atomic.
+    } finally {
+      await fh?.close();
+    }
+  },
+  unlink: (path) => fsp.unlink(path),
+};
+
+/** sha256 (hex) of a whole file, streamed. */
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}

@@ -1,0 +1,256 @@
+/**
+ * The hybrid index: documents by id, each live document in one slot of three parts —
+ * dense (HNSW), sparse (inverted lists) and ColBERT (a `ColbertStore`). It takes encodings,
+ * not text; `M3HybridStore` (src/retrieve) ties it to an encoder.
+ */
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
+import { checkInt } from "../util/validate.js";
+import type { ColbertStore, ColbertStoreFactory } from "./colbert/types.js";
+import { DenseIndex } from "./dense.js";
+import { DocTable, type IndexedDocument } from "./docs.js";
+import { resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
+import { SparseIndex, type SparseTopK } from "./sparse.js";
+import { checkDocEncoding, checkId, checkMetadata } from "./validate-entry.js";
+
+/** A document with its encoding, as the index takes it. */
+export interface IndexEntry {
+  id: string;
+  pageContent: string;
+  metadata?: Record<string, unknown>;
+  /** dense, sparse and colbert are required. */
+  encoding: M3Encoding;
+}
+
+/** Result of `delete`: unknown ids are ignored and listed, not an error. */
+export interface DeleteResult {
+  deleted: number;
+  notFound: string[];
+}
+
+export interface IndexStats {
+  documents: number;
+  /** Slots in use plus free slots waiting for re-use. */
+  slots: number;
+  freeSlots: number;
+  dense: { dim: number; vectorBytes: number; graphBytes: number };
+  sparse: { terms: number; postings: number; postingsBytes: number; forwardBytes: number };
+  colbert: { codec: string; dim: number; liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number };
+  /** UTF-16 length x 2 of ids, texts and JSON metadata: an estimate of the document table. */
+  docBytes: number;
+}
+
+/** The parts an index is made of (used by persistence to assemble a loaded index). */
+export interface IndexParts {
+  fingerprint: ModelFingerprint;
+  denseDim: number;
+  colbertDim: number;
+  denseOptions: ResolvedDenseOptions;
+  docs: DocTable;
+  dense: DenseIndex;
+  sparse: SparseIndex;
+  colbert: ColbertStore;
+  generation: number;
+}
+
+export class HybridIndex {
+  readonly fingerprint: ModelFingerprint;
+  readonly denseDim: number;
+  readonly colbertDim: number;
+  readonly denseOptions: ResolvedDenseOptions;
+  /** @internal */ readonly docs: DocTable;
+  /** @internal */ readonly dense: DenseIndex;
+  /** @internal */ readonly sparse: SparseIndex;
+  /** @internal */ readonly colbert: ColbertStore;
+  /** @internal Generation of the last save or load. */
+  generation: number;
+  private closed = false;
+  /** Serialises mutations and saves. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** @internal Use `HybridIndex.create` or `loadIndex`. */
+  constructor(parts: IndexParts) {
+    this.fingerprint = parts.fingerprint;
+    this.denseDim = parts.denseDim;
+    this.colbertDim = parts.colbertDim;
+    this.denseOptions = parts.denseOptions;
+    this.docs = parts.docs;
+    this.dense = parts.dense;
+    this.sparse = parts.sparse;
+    this.colbert = parts.colbert;
+    this.generation = parts.generation;
+  }
+
+  /** An empty index for encodings of the model `fingerprint`. */
+  static async create(fingerprint: ModelFingerprint, options: HybridIndexOptions & { colbertFactory: ColbertStoreFactory }): Promise<HybridIndex> {
+    const denseDim = checkInt("denseDim", options.denseDim ?? fingerprint.hiddenSize, 1, 65536);
+    const colbertDim = checkInt("colbertDim", options.colbertDim ?? fingerprint.hiddenSize, 1, 65536);
+    const denseOptions = resolveDense(options.dense);
+    checkInt("dense.M", denseOptions.M, 2, 512);
+    checkInt("dense.efConstruction", denseOptions.efConstruction, 1, 1 << 20);
+    checkInt("dense.efSearch", denseOptions.efSearch, 1, 1 << 20);
+    const colbert = await options.colbertFactory.create(colbertDim, options.colbert);
+    return new HybridIndex({
+      fingerprint: { ...fingerprint },
+      denseDim,
+      colbertDim,
+      denseOptions,
+      docs: new DocTable(),
+      dense: new DenseIndex(denseDim, denseOptions),
+      sparse: new SparseIndex(),
+      colbert,
+      generation: 0,
+    });
+  }
+
+  /** Number of live documents. */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  has(id: string): boolean {
+    return this.docs.slotOf(id) !== undefined;
+  }
+
+  /** The stored document, or undefined. */
+  get(id: string): IndexedDocument | undefined {
+    const slot = this.docs.slotOf(id);
+    return slot === undefined ? undefined : this.docs.at(slot);
+  }
+
+  ids(): string[] {
+    return this.docs.ids();
+  }
+
+  /**
+   * Adds documents; an existing id is replaced (upsert). Within one call a repeated id keeps
+   * the last entry. Everything is validated before anything is stored.
+   */
+  upsert(entries: IndexEntry[]): Promise<{ added: number; replaced: number }> {
+    return this.serial(async () => {
+      this.checkOpen();
+      if (!Array.isArray(entries)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `upsert expects an array of entries; got ${typeof entries}.`);
+      const last = new Map<string, number>();
+      const checked = entries.map((e, i) => {
+        const where = `entries[${i}]`;
+        if (e === null || typeof e !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${where} must be an object { id, pageContent, metadata, encoding }.`);
+        const id = checkId(e.id, `${where}.id`);
+        if (typeof e.pageContent !== "string") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${where}.pageContent must be a string; got ${typeof e.pageContent}.`);
+        const metadata = checkMetadata(e.metadata, `${where}.metadata`);
+        const enc = checkDocEncoding(e.encoding, this.denseDim, this.colbertDim, `${where}.encoding`);
+        last.set(id, i);
+        return { doc: { id, pageContent: e.pageContent, metadata }, enc };
+      });
+      let added = 0;
+      let replaced = 0;
+      for (let i = 0; i < checked.length; i++) {
+        const { doc, enc } = checked[i]!;
+        if (last.get(doc.id) !== i) continue;
+        const slot = this.docs.peekSlot(doc.id);
+        await this.colbert.put(slot, enc.colbert);
+        if (this.docs.slotOf(doc.id) === undefined) added++;
+        else replaced++;
+        this.docs.put(doc);
+        this.dense.set(slot, enc.dense);
+        this.sparse.set(slot, enc.sparse);
+      }
+      return { added, replaced };
+    });
+  }
+
+  /** Removes documents by id from all three parts. Unknown ids are ignored and reported. */
+  delete(ids: string[]): Promise<DeleteResult> {
+    return this.serial(async () => {
+      this.checkOpen();
+      if (!Array.isArray(ids)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete expects an array of ids; got ${typeof ids}.`);
+      ids.forEach((id, i) => checkId(id, `ids[${i}]`));
+      let deleted = 0;
+      const notFound: string[] = [];
+      for (const id of ids) {
+        const slot = this.docs.remove(id);
+        if (slot === undefined) {
+          notFound.push(id);
+          continue;
+        }
+        this.dense.remove(slot);
+        this.sparse.remove(slot);
+        this.colbert.remove(slot);
+        deleted++;
+      }
+      return { deleted, notFound };
+    });
+  }
+
+  /** @internal */ documentAt(slot: number): IndexedDocument | undefined {
+    return this.docs.at(slot);
+  }
+
+  /** @internal Live slots, ascending. */
+  liveSlots(): number[] {
+    return [...this.docs.slots()];
+  }
+
+  /** @internal */ denseTopK(q: Float32Array, n: number, accept?: (slot: number) => boolean) {
+    return this.dense.search(q, n, accept);
+  }
+
+  /** @internal */ denseScan(q: Float32Array, n: number, accept?: (slot: number) => boolean) {
+    return this.dense.scan(q, n, accept);
+  }
+
+  /** @internal */ sparseTopK(q: SparseVector, n: number, accept?: (slot: number) => boolean): SparseTopK {
+    return this.sparse.search(q, n, accept);
+  }
+
+  /** @internal */ denseScore(q: Float32Array, slot: number): number {
+    return this.dense.score(q, slot);
+  }
+
+  /** @internal */ sparseScore(q: SparseVector, slot: number): number {
+    return this.sparse.score(q, slot);
+  }
+
+  /** @internal */ colbertScores(q: MultiVector, slots: Uint32Array): Promise<Float32Array> {
+    return this.colbert.score(q, slots);
+  }
+
+  stats(): IndexStats {
+    const d = this.dense.memory();
+    const s = this.sparse.memory();
+    const c = this.colbert.stats();
+    let docBytes = 0;
+    for (const slot of this.docs.slots()) {
+      const doc = this.docs.at(slot)!;
+      docBytes += 2 * (doc.id.length + doc.pageContent.length + JSON.stringify(doc.metadata).length);
+    }
+    return {
+      documents: this.docs.size,
+      slots: this.docs.slotCount,
+      freeSlots: this.docs.slotCount - this.docs.size,
+      dense: { dim: this.denseDim, ...d },
+      sparse: { terms: this.sparse.termCount, postings: this.sparse.postingCount, ...s },
+      colbert: { codec: this.colbert.codec, dim: this.colbert.dim, ...c },
+      docBytes,
+    };
+  }
+
+  /** Releases the ColBERT store's files and caches. The index cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.serial(async () => {
+      this.closed = true;
+      await this.colbert.close();
+    });
+  }
+
+  /** @internal Runs `fn` after every earlier mutation or save has finished. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** @internal */ checkOpen(): void {
+    if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This index was closed; load it again to use it.");
+  }
+}

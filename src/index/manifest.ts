@@ -1,0 +1,80 @@
+/** The index manifest: what `save` commits atomically and `load` verifies. */
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { ModelFingerprint } from "../types.js";
+import type { ColbertManifestPart } from "./colbert/types.js";
+import type { ResolvedDenseOptions } from "./options.js";
+
+export const MANIFEST_NAME = "manifest.json";
+export const MANIFEST_FORMAT = "langchain-m3/hybrid-index";
+export const FORMAT_VERSION = 1;
+
+export type FileRole = "docs" | "dense-vectors" | "dense-graph" | "sparse" | "colbert-offsets";
+
+export interface ManifestFile {
+  role: FileRole;
+  /** File name relative to the index directory. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface IndexManifest {
+  format: typeof MANIFEST_FORMAT;
+  formatVersion: number;
+  /** Increases with every save; file names carry it. */
+  generation: number;
+  fingerprint: ModelFingerprint;
+  counts: { documents: number; slots: number; sparsePostings: number; colbertSlots: number };
+  options: { denseDim: number; colbertDim: number; dense: ResolvedDenseOptions };
+  files: ManifestFile[];
+  colbert: ColbertManifestPart;
+}
+
+function corrupt(dir: string, what: string): M3Error {
+  return new M3Error(ErrorCodes.INDEX_CORRUPT, `The index manifest in ${dir} is invalid: ${what}. Restore the directory from a backup or rebuild the index.`, { details: { dir } });
+}
+
+const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === "string";
+
+/** Parses and shape-checks a manifest. */
+export function parseManifest(text: string, dir: string): IndexManifest {
+  let m: Partial<IndexManifest>;
+  try {
+    m = JSON.parse(text) as Partial<IndexManifest>;
+  } catch {
+    throw corrupt(dir, "not valid JSON");
+  }
+  if (m === null || typeof m !== "object" || m.format !== MANIFEST_FORMAT) throw corrupt(dir, `format is not "${MANIFEST_FORMAT}"`);
+  if (m.formatVersion !== FORMAT_VERSION) {
+    throw corrupt(dir, `format version ${String(m.formatVersion)} is not supported (this library reads version ${FORMAT_VERSION})`);
+  }
+  const fp = m.fingerprint;
+  if (!fp || !isStr(fp.layout) || !isNum(fp.hiddenSize) || !isNum(fp.vocabSize) || !isStr(fp.tokenizerSha256)) throw corrupt(dir, "fingerprint missing");
+  if (!isNum(m.generation) || !m.counts || !isNum(m.counts.documents) || !isNum(m.counts.slots)) throw corrupt(dir, "counts missing");
+  if (!m.options || !isNum(m.options.denseDim) || !isNum(m.options.colbertDim) || !m.options.dense) throw corrupt(dir, "options missing");
+  if (!Array.isArray(m.files) || m.files.some((f) => !f || !isStr(f.name) || !isNum(f.size) || !isStr(f.sha256) || !isStr(f.role) || f.name.includes("/") || f.name.includes("\\"))) {
+    throw corrupt(dir, "file list malformed");
+  }
+  const c = m.colbert;
+  if (!c || !isStr(c.dataFile) || !isNum(c.committedBytes) || !isStr(c.offsetsFile) || !isStr(c.codec)) throw corrupt(dir, "colbert part missing");
+  for (const role of ["docs", "dense-vectors", "dense-graph", "sparse"] as const) {
+    if (!m.files.some((f) => f.role === role)) throw corrupt(dir, `no ${role} file`);
+  }
+  return m as IndexManifest;
+}
+
+/** Throws INDEX_MODEL_MISMATCH when the index was built with a different model. */
+export function checkFingerprint(stored: ModelFingerprint, given: ModelFingerprint, dir: string): void {
+  const diffs: string[] = [];
+  for (const key of ["layout", "hiddenSize", "vocabSize", "tokenizerSha256"] as const) {
+    if (stored[key] !== given[key]) diffs.push(`${key}: index ${String(stored[key])}, encoder ${String(given[key])}`);
+  }
+  if (diffs.length > 0) {
+    throw new M3Error(
+      ErrorCodes.INDEX_MODEL_MISMATCH,
+      `The index in ${dir} was built with a different model (${diffs.join("; ")}). Load it with the model it was built with, or rebuild it with this one.`,
+      { details: { stored, given } },
+    );
+  }
+}

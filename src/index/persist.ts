@@ -1,0 +1,226 @@
+/**
+ * save / load of a `HybridIndex` directory.
+ *
+ * save writes generation-numbered files (docs, dense vectors + graph, sparse) and lets the
+ * ColBERT store persist (its data file is append-only and shared across generations), fsyncs
+ * them, writes `manifest.json.tmp` and renames it over `manifest.json` — the commit point —
+ * then deletes files of older generations. A failure before the rename leaves the previous
+ * manifest and all of its files untouched.
+ *
+ * load verifies the size and sha256 of every file the manifest names (the ColBERT data file by
+ * its committed length), checks the model fingerprint, builds every part, and only then
+ * returns an index: nothing is half-loaded.
+ */
+import * as fsp from "node:fs/promises";
+import { join } from "node:path";
+import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
+import type { ModelFingerprint } from "../types.js";
+import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
+import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./codec.js";
+import { DenseIndex } from "./dense.js";
+import { DocTable, type IndexedDocument } from "./docs.js";
+import { nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
+import { HybridIndex } from "./hybrid-index.js";
+import {
+  checkFingerprint,
+  FORMAT_VERSION,
+  MANIFEST_FORMAT,
+  MANIFEST_NAME,
+  parseManifest,
+  type FileRole,
+  type IndexManifest,
+  type ManifestFile,
+} from "./manifest.js";
+import { SparseIndex } from "./sparse.js";
+
+export interface SaveOptions {
+  /** File operations; tests pass a wrapper that fails in the middle of a save. @default node:fs with fsync */
+  fs?: IndexFs;
+}
+
+export interface LoadOptions {
+  /** The query encoder's fingerprint; a different one gives INDEX_MODEL_MISMATCH. @default not checked */
+  fingerprint?: ModelFingerprint;
+  /** Reopens the ColBERT store. */
+  colbertFactory: ColbertStoreFactory;
+  /** ColBERT store options at open time (e.g. cacheBytes). */
+  colbert?: ColbertStoreOptions;
+  /** Overrides the saved efSearch. @default the saved value */
+  efSearch?: number;
+}
+
+const OWN_FILE = /^(docs|dense|sparse)-g(\d+)\.(bin|f32|hnsw)$/;
+
+/** Saves `index` into `dir` (created if needed). Concurrent mutations wait for the save. */
+export function saveIndex(index: HybridIndex, dir: string, options: SaveOptions = {}): Promise<void> {
+  return index.serial(() => saveNow(index, dir, options.fs ?? nodeFs));
+}
+
+async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<void> {
+  index.checkOpen();
+  let step = "preparing the directory";
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    const previous = await readManifestQuietly(dir);
+    const gen = Math.max(index.generation, previous?.generation ?? 0) + 1;
+    index.generation = gen; // never re-use a generation's names, even after a failed save
+    const slots = index.docs.slotCount;
+    const files: ManifestFile[] = [];
+    const bySlot: (IndexedDocument | undefined)[] = Array.from({ length: slots }, (_, s) => index.docs.at(s));
+    const write = async (role: FileRole, name: string, data: Uint8Array) => {
+      step = `writing ${name}`;
+      await fs.writeFile(join(dir, name), data);
+      files.push({ role, name, size: data.byteLength, sha256: sha256(data) });
+    };
+    await write("docs", `docs-g${gen}.bin`, encodeDocs(bySlot));
+    await write("dense-vectors", `dense-g${gen}.f32`, encodeDense(index.dense.flat(slots), slots, index.denseDim));
+    await write("sparse", `sparse-g${gen}.bin`, encodeSparse(bySlot.map((_, s) => index.sparse.vector(s)), slots));
+    const graph = `dense-g${gen}.hnsw`;
+    step = `writing ${graph}`;
+    await index.dense.writeGraph(join(dir, graph));
+    await fs.syncFile(join(dir, graph));
+    files.push(await describeFile(dir, "dense-graph", graph));
+    step = "persisting the ColBERT store";
+    const colbert = await index.colbert.persist(dir, gen);
+    step = `syncing ${colbert.offsetsFile}`;
+    await fs.syncFile(join(dir, colbert.offsetsFile));
+    await fs.syncFile(join(dir, colbert.dataFile));
+    files.push(await describeFile(dir, "colbert-offsets", colbert.offsetsFile));
+    const manifest: IndexManifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: FORMAT_VERSION,
+      generation: gen,
+      fingerprint: index.fingerprint,
+      counts: { documents: index.size, slots, sparsePostings: index.sparse.postingCount, colbertSlots: index.colbert.size },
+      options: { denseDim: index.denseDim, colbertDim: index.colbertDim, dense: index.denseOptions },
+      files,
+      colbert,
+    };
+    step = "writing manifest.json.tmp";
+    const tmp = join(dir, `${MANIFEST_NAME}.tmp`);
+    await fs.writeFile(tmp, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
+    step = "renaming manifest.json.tmp over manifest.json";
+    await fs.rename(tmp, join(dir, MANIFEST_NAME));
+    await fs.syncDir(dir);
+    step = "removing files of older generations";
+    await removeStale(dir, manifest, previous, fs);
+  } catch (err) {
+    if (isM3Error(err)) throw err;
+    throw new M3Error(
+      ErrorCodes.IO_ERROR,
+      `Saving the index to ${dir} failed while ${step}: ${(err as Error).message}. The index previously saved there (if any) is intact; fix the cause and save again.`,
+      { cause: err, details: { dir, step } },
+    );
+  }
+}
+
+/** Loads the index saved in `dir`. Throws INDEX_CORRUPT or INDEX_MODEL_MISMATCH; never returns a partial index. */
+export async function loadIndex(dir: string, options: LoadOptions): Promise<HybridIndex> {
+  let text: string;
+  try {
+    text = await fsp.readFile(join(dir, MANIFEST_NAME), "utf8");
+  } catch (err) {
+    throw new M3Error(ErrorCodes.INDEX_CORRUPT, `No readable ${MANIFEST_NAME} in ${dir} (${(err as Error).message}). Pass the directory an index was saved to.`, { cause: err, details: { dir } });
+  }
+  const m = parseManifest(text, dir);
+  if (options.fingerprint !== undefined) checkFingerprint(m.fingerprint, options.fingerprint, dir);
+  const blobs = new Map<FileRole, Uint8Array>();
+  for (const f of m.files) {
+    const path = join(dir, f.name);
+    const data = f.role === "dense-graph" || f.role === "colbert-offsets" ? undefined : await readOrCorrupt(path);
+    const size = data?.byteLength ?? (await statSize(path));
+    if (size !== f.size) throw corrupt(dir, f.name, `expected ${f.size} bytes, found ${size} (truncated or overwritten)`);
+    const sum = data !== undefined ? sha256(data) : await sha256File(path);
+    if (sum !== f.sha256) throw corrupt(dir, f.name, "sha256 does not match the manifest");
+    if (data !== undefined) blobs.set(f.role, data);
+  }
+  const dataSize = await statSize(join(dir, m.colbert.dataFile));
+  if (dataSize < m.colbert.committedBytes) {
+    throw corrupt(dir, m.colbert.dataFile, `expected at least ${m.colbert.committedBytes} committed bytes, found ${dataSize}`);
+  }
+  const name = (role: FileRole) => m.files.find((f) => f.role === role)!.name;
+  const bySlot = decodeDocs(blobs.get("docs")!, name("docs"));
+  const dense = decodeDense(blobs.get("dense-vectors")!, name("dense-vectors"));
+  const sparse = decodeSparse(blobs.get("sparse")!, name("sparse"));
+  const slots = m.counts.slots;
+  const live = Uint8Array.from(bySlot, (d) => (d === undefined ? 0 : 1));
+  const documents = live.reduce((a, b) => a + b, 0);
+  if (bySlot.length !== slots || dense.slots !== slots || sparse.slots !== slots || dense.dim !== m.options.denseDim || documents !== m.counts.documents) {
+    throw corrupt(dir, name("docs"), "document, vector and slot counts disagree with the manifest");
+  }
+  const denseOptions = { ...m.options.dense, efSearch: options.efSearch ?? m.options.dense.efSearch };
+  let colbert: ColbertStore | undefined;
+  try {
+    const denseIndex = await DenseIndex.restore(m.options.denseDim, denseOptions, dense.vectors, live, join(dir, name("dense-graph"))).catch((err: unknown) => {
+      throw corrupt(dir, name("dense-graph"), `hnswlib could not read it (${(err as Error).message})`);
+    });
+    const sparseIndex = SparseIndex.fromForward(sparse.vectors.map((v, s) => (live[s] === 1 ? v : undefined)));
+    colbert = await options.colbertFactory.open(dir, m.colbert, options.colbert);
+    if (colbert.size !== m.counts.colbertSlots || colbert.dim !== m.options.colbertDim) {
+      throw corrupt(dir, m.colbert.offsetsFile, `ColBERT store holds ${colbert.size} matrices of dim ${colbert.dim}, manifest says ${m.counts.colbertSlots} of dim ${m.options.colbertDim}`);
+    }
+    return new HybridIndex({
+      fingerprint: m.fingerprint,
+      denseDim: m.options.denseDim,
+      colbertDim: m.options.colbertDim,
+      denseOptions,
+      docs: DocTable.fromSlots(bySlot),
+      dense: denseIndex,
+      sparse: sparseIndex,
+      colbert,
+      generation: m.generation,
+    });
+  } catch (err) {
+    await colbert?.close().catch(() => undefined);
+    if (isM3Error(err)) throw err;
+    throw corrupt(dir, m.colbert.offsetsFile, (err as Error).message);
+  }
+}
+
+function corrupt(dir: string, file: string, what: string): M3Error {
+  return new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${file} in ${dir} is corrupt: ${what}. Restore the directory from a backup or rebuild the index.`, { details: { dir, file } });
+}
+
+async function readOrCorrupt(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await fsp.readFile(path));
+  } catch (err) {
+    throw new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${path} is missing or unreadable (${(err as Error).message}). Restore the directory from a backup or rebuild the index.`, { cause: err });
+  }
+}
+
+async function statSize(path: string): Promise<number> {
+  try {
+    return (await fsp.stat(path)).size;
+  } catch (err) {
+    throw new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${path} is missing (${(err as Error).message}). Restore the directory from a backup or rebuild the index.`, { cause: err });
+  }
+}
+
+async function describeFile(dir: string, role: FileRole, name: string): Promise<ManifestFile> {
+  const path = join(dir, name);
+  return { role, name, size: (await fsp.stat(path)).size, sha256: await sha256File(path) };
+}
+
+async function readManifestQuietly(dir: string): Promise<IndexManifest | undefined> {
+  try {
+    return parseManifest(await fsp.readFile(join(dir, MANIFEST_NAME), "utf8"), dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes files of the previous manifest and own generation files that the new manifest does not name. */
+async function removeStale(dir: string, now: IndexManifest, previous: IndexManifest | undefined, fs: IndexFs): Promise<void> {
+  const keep = new Set([...now.files.map((f) => f.name), now.colbert.dataFile, MANIFEST_NAME]);
+  const stale = new Set<string>();
+  if (previous !== undefined) {
+    for (const f of previous.files) stale.add(f.name);
+    stale.add(previous.colbert.dataFile);
+  }
+  for (const name of await fsp.readdir(dir)) if (OWN_FILE.test(name)) stale.add(name);
+  for (const name of stale) {
+    if (keep.has(name)) continue;
+    await fs.unlink(join(dir, name)).catch(() => undefined);
+  }
+}

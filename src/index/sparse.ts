@@ -1,0 +1,288 @@
+/**
+ * The learned-sparse part: a forward store (slot -> sparse vector) and an inverted index
+ * (token id -> postings of slot and weight, in typed arrays, with the list's maximum weight).
+ *
+ * Top-k is exact: document-at-a-time MaxScore over lists sorted by slot. Lists whose summed
+ * upper bounds cannot beat the current k-th score are only probed (galloping search) for
+ * documents found in the other lists, so a query does not touch every posting. Scores are
+ * summed in ascending token order, bit-for-bit the same as `lexicalScore`; ties go to the
+ * lower slot.
+ */
+import { lexicalScore } from "../math/scores.js";
+import type { SparseVector } from "../types.js";
+import { TopK } from "./topk.js";
+
+interface PostingList {
+  slots: Uint32Array;
+  weights: Float32Array;
+  length: number;
+  /** An upper bound of the weights (exact unless `maxStale`). */
+  max: number;
+  sorted: boolean;
+  maxStale: boolean;
+}
+
+/** Result of a sparse top-k query. */
+export interface SparseTopK {
+  slots: Uint32Array;
+  scores: Float64Array;
+  /** Postings read (list entries consumed plus probes), to show the pruning works. */
+  postingsVisited: number;
+  /** Total postings in the query's lists (what a term-at-a-time scan would read). */
+  postingsTotal: number;
+}
+
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_F32 = new Float32Array(0);
+
+export class SparseIndex {
+  private readonly lists = new Map<number, PostingList>();
+  private forward: (SparseVector | undefined)[] = [];
+  private postings = 0;
+
+  /** Number of postings stored. */
+  get postingCount(): number {
+    return this.postings;
+  }
+
+  /** Number of distinct tokens with postings. */
+  get termCount(): number {
+    return this.lists.size;
+  }
+
+  /** Stores (or replaces) the vector of `slot`. Entries with weight <= 0 are dropped. */
+  set(slot: number, vec: SparseVector): void {
+    if (this.forward[slot] !== undefined) this.remove(slot);
+    const own = compact(vec);
+    this.forward[slot] = own;
+    for (let i = 0; i < own.indices.length; i++) this.append(own.indices[i]!, slot, own.values[i]!);
+  }
+
+  /** Removes the postings of `slot`. */
+  remove(slot: number): void {
+    const vec = this.forward[slot];
+    if (vec === undefined) return;
+    this.forward[slot] = undefined;
+    for (let i = 0; i < vec.indices.length; i++) {
+      const t = vec.indices[i]!;
+      const list = this.lists.get(t);
+      if (list === undefined) continue;
+      const at = list.sorted ? lowerBound(list.slots, list.length, slot) : list.slots.subarray(0, list.length).indexOf(slot);
+      if (at < 0 || at >= list.length || list.slots[at] !== slot) continue;
+      if (list.weights[at]! >= list.max) list.maxStale = true;
+      list.slots.copyWithin(at, at + 1, list.length);
+      list.weights.copyWithin(at, at + 1, list.length);
+      list.length--;
+      this.postings--;
+      if (list.length === 0) this.lists.delete(t);
+    }
+  }
+
+  /** The stored vector of `slot` (do not mutate). */
+  vector(slot: number): SparseVector | undefined {
+    return this.forward[slot];
+  }
+
+  /** Lexical score of `query` against `slot` (0 for an unknown slot). */
+  score(query: SparseVector, slot: number): number {
+    const v = this.forward[slot];
+    return v === undefined ? 0 : lexicalScore(query, v);
+  }
+
+  /**
+   * Exact top-`k` slots by lexical score (> 0 only), best first; `accept` restricts the
+   * candidates (a filter), still exactly.
+   */
+  search(query: SparseVector, k: number, accept?: (slot: number) => boolean): SparseTopK {
+    const nq = query.indices.length;
+    const terms: { qw: number; list: PostingList; ub: number; pos: number; ord: number }[] = [];
+    let postingsTotal = 0;
+    for (let o = 0; o < nq; o++) {
+      const qw = query.values[o]!;
+      const list = this.lists.get(query.indices[o]!);
+      if (!(qw > 0) || list === undefined) continue;
+      prepare(list);
+      postingsTotal += list.length;
+      terms.push({ qw, list, ub: qw * list.max, pos: 0, ord: o });
+    }
+    const top = new TopK(k);
+    let visited = 0;
+    if (terms.length === 0 || k <= 0) return { ...top.result(), postingsVisited: 0, postingsTotal };
+    terms.sort((a, b) => a.ub - b.ub || a.ord - b.ord);
+    const m = terms.length;
+    const cum = new Float64Array(m);
+    for (let i = 0, s = 0; i < m; i++) cum[i] = s += terms[i]!.ub;
+    const contrib = new Float64Array(nq);
+    let fe = 0; // lists [0, fe) are non-essential
+    for (;;) {
+      const thr = below(top.threshold);
+      while (fe < m && cum[fe]! < thr) fe++;
+      if (fe >= m) break;
+      let pivot = 0xffffffff;
+      for (let i = fe; i < m; i++) {
+        const t = terms[i]!;
+        if (t.pos < t.list.length && t.list.slots[t.pos]! < pivot) pivot = t.list.slots[t.pos]!;
+      }
+      if (pivot === 0xffffffff) break;
+      let partial = 0;
+      for (let i = fe; i < m; i++) {
+        const t = terms[i]!;
+        if (t.pos < t.list.length && t.list.slots[t.pos] === pivot) {
+          const c = t.qw * t.list.weights[t.pos]!;
+          contrib[t.ord] = c;
+          partial += c;
+          t.pos++;
+          visited++;
+        }
+      }
+      let skip = accept !== undefined && !accept(pivot);
+      for (let i = fe - 1; i >= 0 && !skip; i--) {
+        if (partial + cum[i]! < thr) {
+          skip = true;
+          break;
+        }
+        const t = terms[i]!;
+        t.pos = seek(t.list.slots, t.list.length, t.pos, pivot);
+        visited++;
+        if (t.pos < t.list.length && t.list.slots[t.pos] === pivot) {
+          const c = t.qw * t.list.weights[t.pos]!;
+          contrib[t.ord] = c;
+          partial += c;
+        }
+      }
+      if (!skip) {
+        let s = 0;
+        for (let o = 0; o < nq; o++) s += contrib[o]!;
+        if (s > 0) top.push(pivot, s);
+      }
+      contrib.fill(0);
+    }
+    return { ...top.result(), postingsVisited: visited, postingsTotal };
+  }
+
+  /** Bytes held by postings (capacity) and by the forward store. */
+  memory(): { postingsBytes: number; forwardBytes: number } {
+    let postingsBytes = 0;
+    for (const l of this.lists.values()) postingsBytes += l.slots.byteLength + l.weights.byteLength;
+    let forwardBytes = 0;
+    for (const v of this.forward) if (v !== undefined) forwardBytes += v.indices.byteLength + v.values.byteLength;
+    return { postingsBytes, forwardBytes };
+  }
+
+  /** Rebuilds the index from vectors by slot (used on load): exact-size lists, sorted by slot. */
+  static fromForward(forward: (SparseVector | undefined)[]): SparseIndex {
+    const idx = new SparseIndex();
+    const counts = new Map<number, number>();
+    for (const v of forward) if (v !== undefined) for (const t of v.indices) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [t, n] of counts) {
+      idx.lists.set(t, { slots: new Uint32Array(n), weights: new Float32Array(n), length: 0, max: 0, sorted: true, maxStale: false });
+    }
+    forward.forEach((v, slot) => {
+      if (v === undefined) return;
+      idx.forward[slot] = v;
+      for (let i = 0; i < v.indices.length; i++) {
+        const l = idx.lists.get(v.indices[i]!)!;
+        const w = v.values[i]!;
+        l.slots[l.length] = slot;
+        l.weights[l.length++] = w;
+        if (w > l.max) l.max = w;
+        idx.postings++;
+      }
+    });
+    return idx;
+  }
+
+  private append(token: number, slot: number, w: number): void {
+    let l = this.lists.get(token);
+    if (l === undefined) {
+      l = { slots: EMPTY_U32, weights: EMPTY_F32, length: 0, max: 0, sorted: true, maxStale: false };
+      this.lists.set(token, l);
+    }
+    if (l.length === l.slots.length) {
+      const cap = Math.max(4, l.slots.length * 2);
+      const s = new Uint32Array(cap);
+      s.set(l.slots.subarray(0, l.length));
+      const ws = new Float32Array(cap);
+      ws.set(l.weights.subarray(0, l.length));
+      l.slots = s;
+      l.weights = ws;
+    }
+    if (l.length > 0 && l.slots[l.length - 1]! > slot) l.sorted = false;
+    l.slots[l.length] = slot;
+    l.weights[l.length++] = w;
+    if (w > l.max) l.max = w;
+    this.postings++;
+  }
+}
+
+/** A threshold lowered by a relative hair, so that rounding in bounds can never prune a true hit. */
+function below(t: number): number {
+  return t === -Infinity ? t : t - Math.abs(t) * 1e-9 - 1e-12;
+}
+
+function compact(v: SparseVector): SparseVector {
+  let n = 0;
+  for (let i = 0; i < v.values.length; i++) if (v.values[i]! > 0) n++;
+  const indices = new Uint32Array(n);
+  const values = new Float32Array(n);
+  for (let i = 0, j = 0; i < v.values.length; i++) {
+    if (v.values[i]! > 0) {
+      indices[j] = v.indices[i]!;
+      values[j++] = v.values[i]!;
+    }
+  }
+  return { indices, values };
+}
+
+/** Sorts a list by slot (lazily, before a query reads it) and refreshes its maximum. */
+function prepare(l: PostingList): void {
+  if (!l.sorted) {
+    const order = Array.from({ length: l.length }, (_, i) => i).sort((a, b) => l.slots[a]! - l.slots[b]!);
+    const s = Uint32Array.from(order, (i) => l.slots[i]!);
+    const w = Float32Array.from(order, (i) => l.weights[i]!);
+    l.slots.set(s);
+    l.weights.set(w);
+    l.sorted = true;
+  }
+  if (l.maxStale) {
+    let m = 0;
+    for (let i = 0; i < l.length; i++) if (l.weights[i]! > m) m = l.weights[i]!;
+    l.max = m;
+    l.maxStale = false;
+  }
+}
+
+/** First index in [0, n) with a[i] >= x. */
+function lowerBound(a: Uint32Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index >= from with a[i] >= x, galloping then binary search. */
+function seek(a: Uint32Array, n: number, from: number, x: number): number {
+  if (from >= n || a[from]! >= x) return from;
+  let step = 1;
+  let lo = from;
+  let hi = from + 1;
+  while (hi < n && a[hi]! < x) {
+    lo = hi;
+    step *= 2;
+    hi = from + step;
+  }
+  if (hi > n) hi = n;
+  // a[lo] < x; answer in (lo, hi]
+  let l = lo + 1;
+  let h = hi;
+  while (l < h) {
+    const mid = (l + h) >>> 1;
+    if (a[mid]! < x) l = mid + 1;
+    else h = mid;
+  }
+  return l;
+}

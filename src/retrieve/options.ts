@@ -1,0 +1,110 @@
+/** Search options and their resolution (defaults merged with `??`, checked once). */
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { IndexedDocument } from "../index/docs.js";
+import { DEFAULT_WEIGHTS, type ModeWeights } from "../types.js";
+import { checkInt, checkNumber, describe } from "../util/validate.js";
+
+export type SearchMode = "dense" | "sparse" | "colbert";
+export type FusionMethod = "weighted" | "rrf";
+
+/** A primitive a metadata equality filter can compare with `===`. */
+export type FilterValue = string | number | boolean | null;
+
+/**
+ * Restricts results: a predicate over the stored document, or a plain object whose every
+ * key must equal (`===`) the document's metadata value.
+ */
+export type MetadataFilter = ((doc: IndexedDocument) => boolean) | Record<string, FilterValue>;
+
+export interface SearchOptions {
+  /** Results to return. @default 10 */
+  k?: number;
+  /**
+   * Candidates taken from each of dense (HNSW) and sparse (inverted index) before the union
+   * is scored; at least `k` is used. A value >= the number of documents scores every document.
+   * @default 100
+   */
+  candidates?: number;
+  /** Weights of the combined score (modes not searched are ignored). @default DEFAULT_WEIGHTS {dense 0.4, sparse 0.2, colbert 0.4} */
+  weights?: Partial<ModeWeights>;
+  /** Metadata filter. @default none */
+  filter?: MetadataFilter;
+  /**
+   * Modes to score, any non-empty subset. Candidates come from the dense and sparse modes
+   * searched; with colbert alone, from both (ColBERT then re-ranks that pool).
+   * @default ["dense", "sparse", "colbert"]
+   */
+  modes?: readonly SearchMode[];
+  /** "weighted": the spec's weighted combination; "rrf": weighted reciprocal-rank fusion. @default "weighted" */
+  fusion?: FusionMethod;
+  /** The constant of reciprocal-rank fusion, score = sum w / (rrfK + rank). @default 60 */
+  rrfK?: number;
+}
+
+export const SEARCH_DEFAULTS = Object.freeze({ k: 10, candidates: 100, fusion: "weighted" as FusionMethod, rrfK: 60, modes: Object.freeze(["dense", "sparse", "colbert"] as SearchMode[]) });
+
+export interface ResolvedSearch {
+  k: number;
+  candidates: number;
+  weights: ModeWeights;
+  filter: ((doc: IndexedDocument) => boolean) | undefined;
+  modes: Set<SearchMode>;
+  fusion: FusionMethod;
+  rrfK: number;
+}
+
+const MODES: readonly SearchMode[] = ["dense", "sparse", "colbert"];
+
+export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
+  if (o !== undefined && (o === null || typeof o !== "object")) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `search options must be an object; got ${describe(o)}.`);
+  }
+  const k = checkInt("k", o?.k ?? SEARCH_DEFAULTS.k, 1, 1_000_000);
+  const candidates = checkInt("candidates", o?.candidates ?? SEARCH_DEFAULTS.candidates, 1, Number.MAX_SAFE_INTEGER);
+  const rawModes = o?.modes ?? SEARCH_DEFAULTS.modes;
+  if (!Array.isArray(rawModes) || rawModes.length === 0 || rawModes.some((m) => !MODES.includes(m as SearchMode))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `modes must be a non-empty array of "dense", "sparse", "colbert"; got ${JSON.stringify(rawModes)}.`);
+  }
+  const modes = new Set(rawModes as SearchMode[]);
+  const w = o?.weights;
+  const weights: ModeWeights = {
+    dense: checkNumber("weights.dense", w?.dense ?? DEFAULT_WEIGHTS.dense, 0, 1e9),
+    sparse: checkNumber("weights.sparse", w?.sparse ?? DEFAULT_WEIGHTS.sparse, 0, 1e9),
+    colbert: checkNumber("weights.colbert", w?.colbert ?? DEFAULT_WEIGHTS.colbert, 0, 1e9),
+  };
+  if ([...modes].reduce((s, m) => s + weights[m], 0) <= 0) {
+    throw new M3Error(ErrorCodes.OUT_OF_RANGE, `The weights of the searched modes (${[...modes].join(", ")}) sum to 0; give at least one a positive weight.`);
+  }
+  const fusion = o?.fusion ?? SEARCH_DEFAULTS.fusion;
+  if (fusion !== "weighted" && fusion !== "rrf") {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fusion must be "weighted" or "rrf"; got ${describe(fusion)}.`);
+  }
+  const rrfK = checkNumber("rrfK", o?.rrfK ?? SEARCH_DEFAULTS.rrfK, 0, 1e9);
+  return { k, candidates, weights, filter: compileFilter(o?.filter), modes, fusion, rrfK };
+}
+
+/** Turns a filter into a predicate; anything but a function or a plain object of primitives is INVALID_ARGUMENT. */
+export function compileFilter(filter: unknown): ((doc: IndexedDocument) => boolean) | undefined {
+  if (filter === undefined || filter === null) return undefined;
+  if (typeof filter === "function") {
+    const f = filter as (doc: IndexedDocument) => unknown;
+    return (doc) => f(doc) === true;
+  }
+  const proto = typeof filter === "object" ? Object.getPrototypeOf(filter) : undefined;
+  if (typeof filter !== "object" || (proto !== Object.prototype && proto !== null)) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `filter must be a function (doc) => boolean or a plain object of metadata values; got ${describe(filter)}.`,
+    );
+  }
+  const entries = Object.entries(filter as Record<string, unknown>);
+  for (const [key, v] of entries) {
+    if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
+      throw new M3Error(
+        ErrorCodes.INVALID_ARGUMENT,
+        `filter.${key} must be a string, number, boolean or null (compared with ===); got ${describe(v)}. Use a predicate function for other conditions.`,
+      );
+    }
+  }
+  return (doc) => entries.every(([key, v]) => doc.metadata[key] === v);
+}
