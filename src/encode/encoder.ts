@@ -1,0 +1,127 @@
+/**
+ * `M3Encoder`: BGE-M3 on onnxruntime-node. Loads lazily (or via `load()`), tokenizes without
+ * padding, packs length-sorted token-budget batches, runs one forward pass per batch (runs
+ * are serialised, so concurrent `encode` calls are safe) and returns the encodings in input order.
+ */
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { EncodeOptions, M3EncoderLike, M3Encoding, ModelFingerprint } from "../types.js";
+import { checkInt, checkTexts } from "../util/validate.js";
+import { planBatches } from "./batching.js";
+import { loadModel, type EncoderInfo, type LoadedModel } from "./load.js";
+import { MAX_TOKENS, resolveEncoderOptions, type M3EncoderOptions, type ResolvedEncoderOptions } from "./options.js";
+import { SerialQueue } from "./queue.js";
+import type { Want } from "./runners.js";
+
+export class M3Encoder implements M3EncoderLike {
+  private readonly options: ResolvedEncoderOptions;
+  private loading: Promise<LoadedModel> | undefined;
+  private model: LoadedModel | undefined;
+  private disposed = false;
+  private readonly queue = new SerialQueue();
+
+  /** Validates the options; the model is loaded on first use or by `load()`. */
+  constructor(options: M3EncoderOptions) {
+    this.options = resolveEncoderOptions(options);
+  }
+
+  /** Creates an encoder and loads its model. */
+  static async load(options: M3EncoderOptions): Promise<M3Encoder> {
+    const e = new M3Encoder(options);
+    await e.load();
+    return e;
+  }
+
+  /** Loads the model (once; later calls return the same promise). A failed load can be retried. */
+  load(): Promise<void> {
+    return this.loaded().then(() => undefined);
+  }
+
+  private loaded(): Promise<LoadedModel> {
+    this.checkAlive();
+    if (this.loading === undefined) {
+      const p = loadModel(this.options).then((m) => {
+        this.model = m;
+        return m;
+      });
+      this.loading = p;
+      p.catch(() => {
+        if (this.loading === p) this.loading = undefined;
+      });
+    }
+    return this.loading;
+  }
+
+  /** What was loaded (layout, files, hidden size, max length); undefined before loading. */
+  get info(): EncoderInfo | undefined {
+    return this.model?.info;
+  }
+
+  /** Identifies the model; loads it when needed. */
+  async fingerprint(): Promise<ModelFingerprint> {
+    const m = await this.loaded();
+    return { layout: m.info.layout, hiddenSize: m.info.hiddenSize, vocabSize: m.info.vocabSize, tokenizerSha256: m.tokenizer.sha256 };
+  }
+
+  /** Token ids per text (`<s> … </s>` included), truncated to `maxLength`. */
+  async tokenize(texts: string[], options: Pick<EncodeOptions, "maxLength"> = {}): Promise<Int32Array[]> {
+    checkTexts("texts", texts);
+    const maxLength = this.checkMaxLength(options.maxLength);
+    const m = await this.loaded();
+    return m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
+  }
+
+  /** The token string of an id (after loading), or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.model?.tokenizer.idToToken(id);
+  }
+
+  /** Encodes `texts`; every requested output is present on every encoding, in input order. */
+  async encode(texts: string[], options: EncodeOptions = {}): Promise<M3Encoding[]> {
+    this.checkAlive();
+    checkTexts("texts", texts);
+    if (typeof options !== "object" || options === null) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "encode options must be an object such as { dense: true, maxLength: 512 }.");
+    }
+    const maxLength = this.checkMaxLength(options.maxLength);
+    const want: Want = { dense: options.dense ?? true, sparse: options.sparse ?? true, colbert: options.colbert ?? true };
+    if (texts.length === 0) return [];
+    const m = await this.loaded();
+    const ids = await m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
+    this.checkAlive();
+    const o = this.options;
+    const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize);
+    o.logger.debug?.("bge-m3 encode", { texts: texts.length, batches: batches.length });
+    const out = new Array<M3Encoding>(texts.length);
+    // Queue every batch now, so dispose() (which waits for the queue) never cuts a call short.
+    await Promise.all(
+      batches.map((batch) =>
+        this.queue
+          .run(() => m.runner.run(batch.items.map((i) => ids[i]!), batch.length, want))
+          .then((res) => res.forEach((r, k) => (out[batch.items[k]!] = r))),
+      ),
+    );
+    return out;
+  }
+
+  /** Releases the sessions after the queued runs finish. Later calls throw DISPOSED. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const loading = this.loading;
+    if (loading === undefined) return;
+    const m = await loading.catch(() => undefined);
+    await this.queue.idle();
+    await m?.runner.release();
+    this.model = undefined;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) {
+      throw new M3Error(ErrorCodes.DISPOSED, "This M3 encoder was disposed; create a new one to encode again.");
+    }
+  }
+
+  private checkMaxLength(v: number | undefined): number {
+    return v === undefined ? this.options.maxLength : checkInt("maxLength", v, 2, MAX_TOKENS);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Loads a model folder: finds its files, reads the tokenizer and config, creates the
+ * onnxruntime session(s) and, for encoder-only layouts, builds the head graph from the .pt files.
+ */
+import { readFile } from "node:fs/promises";
+import { basename, relative } from "node:path";
+import { ErrorCodes, M3Error } from "../errors.js";
+import { M3Tokenizer } from "../tokenize/tokenizer.js";
+import { buildHeadGraph, headsFromStateDicts } from "./onnx/head-graph.js";
+import { HIDDEN_OUTPUT, THREE_HEAD_OUTPUTS, classifyOutputs, findModelFiles, requireHeads, unknownGraph, type LayoutKind } from "./layout.js";
+import { MAX_TOKENS, type ModelVariant, type ResolvedEncoderOptions } from "./options.js";
+import { loadStateDict } from "./pt/state-dict.js";
+import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
+import { createSession, inputTypes, outputLastDim, sessionOptions, type Session } from "./session.js";
+
+/** What was loaded, for callers and logs. */
+export interface EncoderInfo {
+  layout: LayoutKind;
+  /** The weights variant; graphs with the heads inside are "fp32". */
+  variant: ModelVariant;
+  modelPath: string;
+  /** Files used, relative to modelPath. */
+  files: string[];
+  hiddenSize: number;
+  /** Longest input the model accepts, including `<s>` and `</s>`. */
+  maxLength: number;
+  vocabSize: number;
+}
+
+export interface LoadedModel {
+  runner: BatchRunner;
+  tokenizer: M3Tokenizer;
+  info: EncoderInfo;
+}
+
+interface ModelConfig {
+  hidden_size?: number;
+  max_position_embeddings?: number;
+  pad_token_id?: number;
+}
+
+async function readConfig(path: string | undefined): Promise<ModelConfig> {
+  if (path === undefined) return {};
+  try {
+    const c = JSON.parse(await readFile(path, "utf8")) as unknown;
+    if (typeof c !== "object" || c === null) throw new Error("not a JSON object");
+    return c as ModelConfig;
+  } catch (err) {
+    throw new M3Error(ErrorCodes.MODEL_INVALID, `Cannot read ${path}: ${(err as Error).message}. Re-download config.json or delete it.`, {
+      cause: err,
+      details: { file: path },
+    });
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) && v > 0 ? v : undefined);
+
+export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel> {
+  const t0 = Date.now();
+  const files = await findModelFiles(o.modelPath, o.variant);
+  const [tokenizer, config] = await Promise.all([M3Tokenizer.load(files.tokenizer), readConfig(files.config)]);
+  const inOnnxFolder = basename(files.graph) !== "bge_m3_model.onnx" && basename(files.graph) !== "model.onnx";
+  if (o.variant !== "fp32" || inOnnxFolder || relative(o.modelPath, files.graph).startsWith("onnx")) await requireHeads(files);
+  const opts = sessionOptions(o);
+  const session = await createSession(files.graph, opts);
+  const used = [files.graph, files.tokenizer, ...(files.config ? [files.config] : [])];
+  const padId = num(config.pad_token_id) ?? tokenizer.special.pad;
+  const s = tokenizer.special;
+  const drop = new Set([s.cls, s.pad, s.sep, s.unk]);
+  let runner: BatchRunner;
+  let hidden: number | undefined;
+  const kind = classifyOutputs(session.outputNames);
+  try {
+    if (kind === undefined) throw unknownGraph(files, session.outputNames);
+    checkInputs(session, files.graph);
+    if (kind === "encoder-only") {
+      const pts = await requireHeads(files);
+      const [sp, cb] = await Promise.all([loadStateDict(pts.sparsePt), loadStateDict(pts.colbertPt)]);
+      hidden = num(config.hidden_size) ?? outputLastDim(session, HIDDEN_OUTPUT);
+      const heads = headsFromStateDicts(sp, cb, hidden, { sparse: basename(pts.sparsePt), colbert: basename(pts.colbertPt) });
+      hidden = heads.hidden;
+      const headSession = await createSession(buildHeadGraph(heads), opts, "the generated head graph");
+      runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, headSession, padId, drop);
+      used.push(pts.sparsePt, pts.colbertPt);
+    } else {
+      const names = THREE_HEAD_OUTPUTS[kind];
+      hidden = num(config.hidden_size) ?? outputLastDim(session, names.dense);
+      runner = new ThreeHeadsRunner(session, inputTypes(session), names, padId, drop);
+    }
+  } catch (err) {
+    await session.release().catch(() => undefined);
+    throw err;
+  }
+  const maxLength = Math.min(MAX_TOKENS, (num(config.max_position_embeddings) ?? MAX_TOKENS + 2) - 2);
+  if (hidden === undefined) hidden = await probeHidden(runner, tokenizer);
+  const info: EncoderInfo = {
+    layout: kind,
+    variant: kind === "encoder-only" ? o.variant : "fp32",
+    modelPath: o.modelPath,
+    files: used.map((f) => relative(o.modelPath, f)),
+    hiddenSize: hidden,
+    maxLength,
+    vocabSize: tokenizer.vocabSize,
+  };
+  o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
+  return { runner, tokenizer, info };
+}
+
+/** Hidden size from one tiny run, for graphs that declare neither it nor a config.json. */
+async function probeHidden(runner: BatchRunner, tokenizer: M3Tokenizer): Promise<number> {
+  const ids = await tokenizer.tokenize([""], 2);
+  const [r] = await runner.run(ids, ids[0]!.length, { dense: true, sparse: false, colbert: false });
+  return r!.dense!.length;
+}
+
+export type { Session };

@@ -1,0 +1,85 @@
+/** Options of the M3 encoder, their documented defaults, and their validation. */
+import { availableParallelism } from "node:os";
+import type { InferenceSession } from "onnxruntime-node";
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { Logger } from "../types.js";
+import { checkInt, describe } from "../util/validate.js";
+
+/** Which weights of an encoder-only layout to load: `onnx/model.onnx`, `model_quantized.onnx` or `model_fp16.onnx`. */
+export type ModelVariant = "fp32" | "int8" | "fp16";
+
+/** The longest input BGE-M3 accepts (position table of 8194 minus the padding offset). */
+export const MAX_TOKENS = 8192;
+
+export interface M3EncoderOptions {
+  /** A local folder with a BGE-M3 model in one of the supported layouts (see the README). */
+  modelPath: string;
+  /**
+   * Weights to load for the encoder-only layout. "int8" loads `model_quantized.onnx`,
+   * "fp16" loads `model_fp16.onnx`. Graphs with the heads inside are fp32 only.
+   * @default "fp32"
+   */
+  variant?: ModelVariant;
+  /**
+   * Default maximum tokens per text including `<s>` and `</s>` (2..8192); clamped to what
+   * the model's position table allows (config.json `max_position_embeddings - 2`).
+   * @default 8192
+   */
+  maxLength?: number;
+  /**
+   * Token budget of one forward pass: texts are packed so that count × longest <= batchTokens
+   * (a longer text runs alone).
+   * @default 16384
+   */
+  batchTokens?: number;
+  /** Maximum texts in one forward pass. @default 64 */
+  maxBatchSize?: number;
+  /** onnxruntime intra-op threads. @default os.availableParallelism() */
+  intraOpNumThreads?: number;
+  /** onnxruntime graph optimisation level. @default "all" */
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** Extra onnxruntime session options, applied over the defaults above. @default {} */
+  sessionOptions?: InferenceSession.SessionOptions;
+  /** Receives debug/info/warn messages. @default no logging */
+  logger?: Logger;
+}
+
+/** The options with every default filled in. */
+export type ResolvedEncoderOptions = Required<Omit<M3EncoderOptions, "logger">> & { logger: Logger };
+
+const VARIANTS: readonly ModelVariant[] = ["fp32", "int8", "fp16"];
+const LEVELS = ["disabled", "basic", "extended", "all"] as const;
+
+/** Validates `options` and fills in the defaults (never mutates the argument). */
+export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncoderOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `Encoder options must be an object with a modelPath; got ${describe(options)}.`);
+  }
+  const { modelPath } = options;
+  if (typeof modelPath !== "string" || modelPath.length === 0) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `modelPath must be the path of a local BGE-M3 model folder; got ${describe(modelPath)}. ` +
+        `Download one (e.g. BAAI/bge-m3) or use fromPretrained().`,
+    );
+  }
+  const variant = options.variant ?? "fp32";
+  if (!VARIANTS.includes(variant)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `variant must be one of ${VARIANTS.join(", ")}; got ${describe(variant)}.`);
+  }
+  const level = options.graphOptimizationLevel ?? "all";
+  if (!LEVELS.includes(level)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `graphOptimizationLevel must be one of ${LEVELS.join(", ")}; got ${describe(level)}.`);
+  }
+  return {
+    modelPath,
+    variant,
+    maxLength: checkInt("maxLength", options.maxLength ?? MAX_TOKENS, 2, MAX_TOKENS),
+    batchTokens: checkInt("batchTokens", options.batchTokens ?? 16384, 2, 1 << 30),
+    maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
+    intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
+    graphOptimizationLevel: level,
+    sessionOptions: options.sessionOptions ?? {},
+    logger: options.logger ?? {},
+  };
+}

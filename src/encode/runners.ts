@@ -1,0 +1,142 @@
+/**
+ * One forward pass per batch for each layout, turned into per-text encodings.
+ * Three-heads graphs give the head outputs directly; encoder-only graphs give the hidden
+ * states, whose kept rows are packed and sent through the head graph in onnxruntime.
+ */
+import { ErrorCodes, M3Error } from "../errors.js";
+import type { M3Encoding } from "../types.js";
+import { padBatch } from "./batching.js";
+import { HEAD_COLBERT, HEAD_INPUT, HEAD_SPARSE } from "./onnx/head-graph.js";
+import { colbertFrom, denseFrom, sparseFrom } from "./postprocess.js";
+import { floatTensor, intTensor, ort, runSession, toFloat32, type Session } from "./session.js";
+
+/** Which outputs a batch needs. */
+export interface Want {
+  dense: boolean;
+  sparse: boolean;
+  colbert: boolean;
+}
+
+export interface BatchRunner {
+  /** Encodes one batch; `ids[b]` are the token ids of text b, `length` the longest. */
+  run(ids: Int32Array[], length: number, want: Want): Promise<M3Encoding[]>;
+  release(): Promise<void>;
+}
+
+const SUPPORTED_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids"]);
+
+/** Checks the graph's inputs; MODEL_INVALID for one we cannot feed. */
+export function checkInputs(s: Session, file: string): void {
+  const names = s.inputNames;
+  const unknown = names.filter((n) => !SUPPORTED_INPUTS.has(n));
+  if (!names.includes("input_ids") || unknown.length > 0) {
+    throw new M3Error(
+      ErrorCodes.MODEL_INVALID,
+      `${file} has inputs [${names.join(", ")}]; expected input_ids and attention_mask (int64 [batch, seq]).`,
+      { details: { file, inputs: names } },
+    );
+  }
+}
+
+function feeds(s: Session, types: Map<string, "int64" | "int32">, ids: Int32Array[], L: number, padId: number): Record<string, ort.Tensor> {
+  const { inputIds, mask } = padBatch(ids, L, padId);
+  const dims = [ids.length, L];
+  const f: Record<string, ort.Tensor> = {};
+  for (const name of s.inputNames) {
+    const data = name === "input_ids" ? inputIds : name === "attention_mask" ? mask : new BigInt64Array(inputIds.length);
+    f[name] = intTensor(data, dims, types.get(name) ?? "int64");
+  }
+  return f;
+}
+
+const base = (ids: Int32Array): M3Encoding => ({ tokenCount: ids.length });
+
+export class ThreeHeadsRunner implements BatchRunner {
+  constructor(
+    private readonly session: Session,
+    private readonly types: Map<string, "int64" | "int32">,
+    private readonly names: { dense: string; sparse: string; colbert: string },
+    private readonly padId: number,
+    private readonly drop: ReadonlySet<number>,
+  ) {}
+
+  async run(ids: Int32Array[], L: number, want: Want): Promise<M3Encoding[]> {
+    const res = ids.map(base);
+    const fetches = (["dense", "sparse", "colbert"] as const).filter((k) => want[k]).map((k) => this.names[k]);
+    if (fetches.length === 0) return res;
+    const out = await runSession(this.session, feeds(this.session, this.types, ids, L, this.padId), fetches, "the model");
+    const B = ids.length;
+    if (want.dense) {
+      const t = out[this.names.dense]!;
+      const d = toFloat32(t, this.names.dense);
+      const H = d.length / B;
+      res.forEach((r, b) => (r.dense = denseFrom(d, b * H, H)));
+    }
+    if (want.sparse) {
+      const t = out[this.names.sparse]!;
+      const d = toFloat32(t, this.names.sparse);
+      const Ls = t.dims[1]!;
+      const k = d.length / (B * Ls);
+      res.forEach((r, b) => (r.sparse = sparseFrom(ids[b]!, d, b * Ls * k, k, L - Ls, this.drop)));
+    }
+    if (want.colbert) {
+      const t = out[this.names.colbert]!;
+      const d = toFloat32(t, this.names.colbert);
+      const Lc = t.dims[1]!;
+      const H = t.dims[2]!;
+      const first = L - Lc; // position of row 0: 1 when the graph already dropped <s>
+      res.forEach((r, b) => (r.colbert = colbertFrom(d, (b * Lc + 1 - first) * H, ids[b]!.length - 1, H)));
+    }
+    return res;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export class EncoderOnlyRunner implements BatchRunner {
+  constructor(
+    private readonly encoder: Session,
+    private readonly types: Map<string, "int64" | "int32">,
+    private readonly hiddenName: string,
+    private readonly heads: Session,
+    private readonly padId: number,
+    private readonly drop: ReadonlySet<number>,
+  ) {}
+
+  async run(ids: Int32Array[], L: number, want: Want): Promise<M3Encoding[]> {
+    const res = ids.map(base);
+    if (!want.dense && !want.sparse && !want.colbert) return res;
+    const out = await runSession(this.encoder, feeds(this.encoder, this.types, ids, L, this.padId), [this.hiddenName], "the encoder");
+    const t = out[this.hiddenName]!;
+    const hidden = toFloat32(t, this.hiddenName);
+    const H = t.dims[2]!;
+    if (want.dense) res.forEach((r, b) => (r.dense = denseFrom(hidden, b * L * H, H)));
+    if (!want.sparse && !want.colbert) return res;
+    // Pack rows 1..n-1 of every text (no <s>, no padding) into one [T, H] matrix.
+    const rowStart: number[] = [];
+    let T = 0;
+    for (const row of ids) {
+      rowStart.push(T);
+      T += row.length - 1;
+    }
+    const X = new Float32Array(T * H);
+    ids.forEach((row, b) => X.set(hidden.subarray((b * L + 1) * H, (b * L + row.length) * H), rowStart[b]! * H));
+    const fetches = [...(want.sparse ? [HEAD_SPARSE] : []), ...(want.colbert ? [HEAD_COLBERT] : [])];
+    const h = await runSession(this.heads, { [HEAD_INPUT]: floatTensor(X, [T, H]) }, fetches, "the head graph");
+    if (want.sparse) {
+      const s = h[HEAD_SPARSE]!.data as Float32Array;
+      res.forEach((r, b) => (r.sparse = sparseFrom(ids[b]!, s, rowStart[b]!, 1, 1, this.drop)));
+    }
+    if (want.colbert) {
+      const c = h[HEAD_COLBERT]!.data as Float32Array;
+      res.forEach((r, b) => (r.colbert = colbertFrom(c, rowStart[b]! * H, ids[b]!.length - 1, H)));
+    }
+    return res;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.encoder.release(), this.heads.release()]);
+  }
+}
