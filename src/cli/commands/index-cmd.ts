@@ -1,0 +1,219 @@
+/** `m3 index <files or folders...> --model <dir> --out <index-dir>`. */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { documentsOf, type SourceDoc } from "../chunk.js";
+import { openIndexForWrite, openModel, type CliModel, type WritableIndex } from "../engine.js";
+import { CliError, UsageError } from "../exit.js";
+import { readTextFile, walkInputs, type FoundFile } from "../files.js";
+import { formatDuration, formatInt } from "../format.js";
+import { installInterrupt } from "../interrupt.js";
+import { parseIntOption } from "../options.js";
+import { Progress } from "../progress.js";
+import { planIncremental, readState, sourceName, sourcesOf, writeState, type HashedFile } from "../state.js";
+import { log, warn } from "../output.js";
+
+interface IndexOpts {
+  model?: string;
+  out?: string;
+  chunkSize?: string;
+  chunkOverlap?: string;
+  batchDocs?: string;
+  checkpoint?: string;
+  variant?: string;
+  quiet?: boolean;
+}
+
+export function registerIndex(program: Command): void {
+  program
+    .command("index")
+    .description("index .txt, .md and .jsonl files (folders are walked); re-running only re-indexes what changed")
+    .argument("<paths...>", "files or folders to index")
+    .requiredOption("-o, --out <dir>", "index folder (created, or updated in place)")
+    .option("-m, --model <dir>", "BGE-M3 model folder (default: $M3_MODEL_DIR, or the model the index was built with)")
+    .option("--chunk-size <tokens>", "chunk size in tokens of the model's tokenizer", "512")
+    .option("--chunk-overlap <tokens>", "overlap between chunks, in tokens", "64")
+    .option("--batch-docs <n>", "chunks per encode call (progress and Ctrl-C are checked between calls)", "32")
+    .option("--checkpoint <seconds>", "save the index at least this often while indexing (0 = only at the end)", "300")
+    .option("--variant <name>", "weights of an encoder-only model folder: fp32, int8 or fp16", "fp32")
+    .option("-q, --quiet", "no progress bar")
+    .addHelpText(
+      "after",
+      `
+Each .jsonl line is one document: {"id": "...", "text": "...", "metadata": {...}} (id and metadata optional).
+Documents carry metadata.source (the file) and metadata.sourceHash; a re-run skips files whose
+content is unchanged, re-indexes changed ones and removes the chunks of deleted ones.
+Ctrl-C stops at the next batch and leaves the last saved index on disk (exit code 130).
+
+Example:
+  m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index`,
+    )
+    .action(async (paths: string[], opts: IndexOpts) => runIndex(paths, opts));
+}
+
+async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
+  const out = path.resolve(opts.out ?? "");
+  const chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
+  const chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
+  const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
+  const checkpointSecs = parseIntOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
+  const variant = opts.variant ?? "fp32";
+  if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
+
+  const state = await readState(out);
+  const modelPath = opts.model ?? process.env["M3_MODEL_DIR"] ?? state?.modelPath;
+  if (!modelPath) throw new UsageError("no model: pass --model <dir> (a BGE-M3 model folder) or set M3_MODEL_DIR");
+  const baseDir = state?.baseDir ?? process.cwd();
+
+  const walk = await walkInputs(paths);
+  for (const u of walk.unsupported.slice(0, 5)) warn(`skipping ${u}: not .txt, .md or .jsonl`);
+  if (walk.unsupported.length > 5) warn(`skipping ${walk.unsupported.length - 5} more files that are not .txt, .md or .jsonl`);
+  const indexExists = existsSync(path.join(out, "manifest.json"));
+  if (walk.files.length === 0 && !indexExists) {
+    throw new CliError(`nothing to index: no .txt, .md or .jsonl files in ${paths.join(", ")}`);
+  }
+
+  let progress: Progress | undefined;
+  const interrupt = installInterrupt(() => {
+    progress?.clear();
+    warn("interrupt: stopping after the current batch (Ctrl-C again to quit now); the saved index stays as it was");
+  });
+  let model: CliModel | undefined;
+  let index: WritableIndex | undefined;
+  try {
+    model = await openModel(path.resolve(modelPath), { variant: variant as "fp32" | "int8" | "fp16" });
+    index = await openIndexForWrite(out, model);
+    interrupt.check();
+
+    // Hash every file; refuse binary ones.
+    const hashed: (HashedFile & { file: FoundFile })[] = [];
+    const refused: string[] = [];
+    for (const f of walk.files) {
+      const r = await readTextFile(f.absPath);
+      const source = sourceName(f.absPath, baseDir);
+      if (!r.ok) {
+        warn(`skipping ${f.displayPath}: ${r.reason}`);
+        refused.push(source);
+        continue;
+      }
+      hashed.push({ source, absPath: f.absPath, sha256: r.sha256, file: f });
+    }
+    const reindexAll = state !== undefined && (state.chunkSize !== chunkSize || state.chunkOverlap !== chunkOverlap);
+    if (reindexAll) log(`chunking changed (was ${state!.chunkSize}/${state!.chunkOverlap} tokens): re-indexing every file`);
+    const recorded = sourcesOf(index.documents());
+    const plan = planIncremental({ files: hashed, refused, recorded, roots: walk.roots, baseDir, reindexAll });
+    const todo = plan.toIndex.map((h) => hashed.find((x) => x.source === h.source)!);
+    log(
+      `${hashed.length} file(s): ${todo.length} new or changed, ${plan.unchanged.length} unchanged` +
+        (plan.deletedSources.length ? `, ${plan.deletedSources.length} deleted` : ""),
+    );
+    if (hashed.length === 0 && refused.length === walk.files.length && walk.files.length > 0 && !indexExists) {
+      throw new CliError(`nothing to index: every file given was skipped (binary)`);
+    }
+
+    // Deleted (and now-binary) files go first; a changed file's old chunks go just before it is re-indexed.
+    const changedIds = new Set(todo.flatMap((t) => recorded.get(t.source)?.ids ?? []));
+    const dropNow = plan.removeIds.filter((id) => !changedIds.has(id));
+    if (dropNow.length) await index.delete(dropNow);
+    let dirty = dropNow.length > 0;
+
+    // Ids owned by files that stay: a .jsonl id used again by another file is skipped.
+    const owner = new Map<string, string>();
+    for (const rec of recorded.values()) if (!todo.some((t) => t.source === rec.source)) for (const id of rec.ids) owner.set(id, rec.source);
+
+    const totalBytes = todo.reduce((s, t) => s + t.file.size, 0);
+    progress = new Progress({ total: totalBytes, stream: process.stderr, quiet: opts.quiet === true || todo.length === 0 });
+    const started = Date.now();
+    let lastSave = Date.now();
+    let chunks = 0;
+    let filesDone = 0;
+    const warnLine = (m: string): void => {
+      progress?.clear();
+      warn(m);
+      progress?.redraw();
+    };
+
+    for (const t of todo) {
+      interrupt.check();
+      progress.setLabel(t.file.displayPath);
+      const r = await readTextFile(t.absPath);
+      if (!r.ok || r.sha256 !== t.sha256) {
+        warnLine(`skipping ${t.file.displayPath}: it changed while indexing; run again`);
+        progress.advance(t.file.size, 0);
+        continue;
+      }
+      const docs = await documentsOf(t.file, t.source, r.text, { chunkSize, chunkOverlap, countTokens: (s) => model!.countTokens(s) }, warnLine);
+      interrupt.check();
+      const old = recorded.get(t.source)?.ids ?? [];
+      if (old.length) {
+        await index.delete(old);
+        dirty = true;
+      }
+      const kept: SourceDoc[] = [];
+      for (const d of docs) {
+        const prev = owner.get(d.id);
+        if (prev !== undefined && prev !== t.source) {
+          warnLine(`${t.source}: id "${d.id}" is already used by ${prev}; skipped`);
+          continue;
+        }
+        owner.set(d.id, t.source);
+        kept.push(d);
+      }
+      const bytesPerDoc = kept.length ? t.file.size / kept.length : 0;
+      for (let i = 0; i < kept.length; i += batchDocs) {
+        interrupt.check();
+        const batch = kept.slice(i, i + batchDocs);
+        const tokens = await index.add(
+          batch.map((d) => ({ ...d, metadata: { ...d.metadata, source: t.source, sourceHash: t.sha256 } })),
+        );
+        dirty = true;
+        chunks += batch.length;
+        progress.advance(bytesPerDoc * batch.length, tokens);
+      }
+      if (kept.length === 0) progress.advance(t.file.size, 0);
+      filesDone++;
+      if (checkpointSecs > 0 && Date.now() - lastSave >= checkpointSecs * 1000 && filesDone < todo.length) {
+        interrupt.check();
+        progress.setLabel("checkpoint: saving the index");
+        await save(index, out, { baseDir, modelPath, chunkSize, chunkOverlap });
+        lastSave = Date.now();
+        dirty = false;
+      }
+    }
+    progress.finish();
+    interrupt.check();
+    if (dirty || !indexExists || state === undefined || reindexAll) {
+      await save(index, out, { baseDir, modelPath, chunkSize, chunkOverlap });
+    }
+    const secs = (Date.now() - started) / 1000;
+    const tok = progress.tokenCount;
+    log(
+      todo.length || plan.removeIds.length
+        ? `indexed ${formatInt(chunks)} chunk(s) from ${todo.length} file(s), ${formatInt(tok)} tokens in ${formatDuration(secs)}` +
+            (secs > 0 && tok > 0 ? ` (${formatInt(tok / secs)} tok/s)` : "") +
+            (plan.deletedSources.length ? `; removed ${plan.deletedSources.length} deleted file(s)` : "") +
+            `; ${out} holds ${formatInt(index.size)} document(s)`
+        : `index is up to date: ${out} holds ${formatInt(index.size)} document(s)`,
+    );
+  } finally {
+    interrupt.dispose();
+    await index?.close();
+    await model?.dispose();
+  }
+}
+
+async function save(
+  index: WritableIndex,
+  out: string,
+  s: { baseDir: string; modelPath: string; chunkSize: number; chunkOverlap: number },
+): Promise<void> {
+  await index.save(out);
+  await writeState(out, {
+    version: 1,
+    baseDir: s.baseDir,
+    modelPath: path.resolve(s.modelPath),
+    chunkSize: s.chunkSize,
+    chunkOverlap: s.chunkOverlap,
+    updatedAt: new Date().toISOString(),
+  });
+}

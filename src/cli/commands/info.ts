@@ -1,0 +1,95 @@
+/** `m3 info <index-dir>`: model fingerprint, counts, chunking, and sizes on disk. */
+import type { Command } from "commander";
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { CliError } from "../exit.js";
+import { openIndexForRead } from "../engine.js";
+import { formatBytes, formatInt } from "../format.js";
+import { print } from "../output.js";
+import { readState, sourcesOf, STATE_FILE } from "../state.js";
+import { renderTable } from "../table.js";
+
+export function registerInfo(program: Command): void {
+  program
+    .command("info")
+    .description("show what an index holds: model fingerprint, counts, sizes on disk")
+    .argument("<index-dir>", "folder written by `m3 index` (or by the library's saveIndex)")
+    .option("--json", "print JSON")
+    .action(async (dir: string, opts: { json?: boolean }) => runInfo(dir, opts));
+}
+
+interface ManifestLike {
+  formatVersion?: number;
+  generation?: number;
+  fingerprint?: Record<string, unknown>;
+  counts?: Record<string, number>;
+  options?: Record<string, unknown>;
+  colbert?: { codec?: string; poolFactor?: number; dataFile?: string; committedBytes?: number; liveBytes?: number };
+}
+
+async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
+  const indexDir = path.resolve(dir);
+  let manifest: ManifestLike;
+  try {
+    manifest = JSON.parse(await readFile(path.join(indexDir, "manifest.json"), "utf8")) as ManifestLike;
+  } catch {
+    throw new CliError(`${dir} is not an index (no readable manifest.json); create one with: m3 index <files> --model <dir> --out ${dir}`);
+  }
+  const state = await readState(indexDir);
+  const index = await openIndexForRead(indexDir, undefined);
+  let documents: number;
+  let sources: number;
+  let stats: ReturnType<typeof index.stats>;
+  try {
+    documents = index.size;
+    sources = sourcesOf(index.documents()).size;
+    stats = index.stats();
+  } finally {
+    await index.close();
+  }
+  const files: { name: string; bytes: number }[] = [];
+  for (const name of (await readdir(indexDir)).sort()) {
+    const st = await stat(path.join(indexDir, name));
+    if (st.isFile()) files.push({ name, bytes: st.size });
+  }
+  const total = files.reduce((s, f) => s + f.bytes, 0);
+  const info = {
+    index: indexDir,
+    formatVersion: manifest.formatVersion,
+    generation: manifest.generation,
+    model: { path: state?.modelPath, fingerprint: manifest.fingerprint },
+    documents,
+    sourceFiles: sources,
+    counts: manifest.counts,
+    chunking: state ? { chunkSize: state.chunkSize, chunkOverlap: state.chunkOverlap, baseDir: state.baseDir } : undefined,
+    options: manifest.options,
+    colbert: manifest.colbert,
+    memory: stats,
+    disk: { totalBytes: total, files },
+  };
+  if (opts.json) {
+    print(JSON.stringify(info, null, 2));
+    return;
+  }
+  const fp = manifest.fingerprint ?? {};
+  const lines: [string, string][] = [
+    ["index", indexDir],
+    ["format", `v${manifest.formatVersion ?? "?"}, generation ${manifest.generation ?? "?"}`],
+    ["model", state?.modelPath ?? "(not recorded; pass --model to m3 query)"],
+    ["  layout", String(fp["layout"] ?? "?")],
+    ["  hidden size", String(fp["hiddenSize"] ?? "?")],
+    ["  vocabulary", fp["vocabSize"] !== undefined ? formatInt(Number(fp["vocabSize"])) : "?"],
+    ["  tokenizer sha256", String(fp["tokenizerSha256"] ?? "?")],
+    ["documents", formatInt(documents)],
+    ["source files", formatInt(sources)],
+    ["chunking", state ? `${state.chunkSize} tokens, overlap ${state.chunkOverlap}` : "(not recorded)"],
+    ["dense", `${stats.dense.dim} dims, vectors ${formatBytes(stats.dense.vectorBytes)}, graph ${formatBytes(stats.dense.graphBytes)}`],
+    ["sparse", `${formatInt(stats.sparse.terms)} terms, ${formatInt(stats.sparse.postings)} postings`],
+    ["colbert", `${stats.colbert.codec}, ${stats.colbert.dim} dims, ${formatBytes(stats.colbert.liveBytes)} live of ${formatBytes(stats.colbert.totalBytes)}`],
+    ["on disk", `${formatBytes(total)} in ${files.length} files`],
+  ];
+  const w = Math.max(...lines.map(([k]) => k.length));
+  for (const [k, v] of lines) print(`${k.padEnd(w)}  ${v}`);
+  print("");
+  print(renderTable([{ header: "file" }, { header: "size", right: true }], files.map((f) => [f.name === STATE_FILE ? `${f.name} (m3 CLI state)` : f.name, formatBytes(f.bytes)])));
+}

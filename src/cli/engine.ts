@@ -1,0 +1,132 @@
+/**
+ * The CLI's only contact with the library: the encoder (M3Encoder), the hybrid index and its
+ * store (M3HybridStore, loadIndex) and retrieval. Commands talk to these small interfaces.
+ */
+import { M3Encoder } from "../encode/encoder.js";
+import type { ModelVariant } from "../encode/options.js";
+import { defaultColbertFactory } from "../index/default-colbert.js";
+import type { IndexStats } from "../index/hybrid-index.js";
+import { loadIndex } from "../index/persist.js";
+import type { SearchMode } from "../retrieve/options.js";
+import { M3HybridStore } from "../retrieve/hybrid-store.js";
+import { search } from "../retrieve/search.js";
+import type { ModeScores } from "../math/scores.js";
+import type { M3Encoding, ModeWeights } from "../types.js";
+import type { SourceDoc } from "./chunk.js";
+import { existsSync } from "node:fs";
+import path from "node:path";
+
+/** A loaded model. */
+export interface CliModel {
+  readonly modelPath: string;
+  readonly encoder: M3Encoder;
+  /** Content tokens of `text` (without `<s>` and `</s>`; saturates at 8190). */
+  countTokens(text: string): Promise<number>;
+  encode(texts: string[]): Promise<M3Encoding[]>;
+  dispose(): Promise<void>;
+}
+
+export async function openModel(modelPath: string, opts: { variant?: ModelVariant }): Promise<CliModel> {
+  const encoder = await M3Encoder.load({ modelPath, variant: opts.variant ?? "fp32" });
+  return {
+    modelPath,
+    encoder,
+    async countTokens(text) {
+      const [ids] = await encoder.tokenize([text], { maxLength: 8192 });
+      return Math.max(0, (ids?.length ?? 2) - 2);
+    },
+    encode: (texts) => encoder.encode(texts),
+    dispose: () => encoder.dispose(),
+  };
+}
+
+/** An index opened for `m3 index`: documents, delete, add (returns tokens encoded), save. */
+export interface WritableIndex {
+  readonly size: number;
+  documents(): Iterable<{ id: string; metadata: Record<string, unknown> }>;
+  delete(ids: string[]): Promise<void>;
+  add(docs: SourceDoc[]): Promise<number>;
+  save(dir: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Loads the index in `dir` (checking it was built with `model`), or creates an empty one when `dir` holds none. */
+export async function openIndexForWrite(dir: string, model: CliModel): Promise<WritableIndex> {
+  const store = existsSync(path.join(dir, "manifest.json"))
+    ? await M3HybridStore.load(dir, model.encoder)
+    : await M3HybridStore.create(model.encoder);
+  return {
+    get size() {
+      return store.size;
+    },
+    *documents() {
+      for (const id of store.index.ids()) {
+        const d = store.get(id);
+        if (d) yield { id, metadata: d.metadata };
+      }
+    },
+    async delete(ids) {
+      await store.delete(ids);
+    },
+    async add(docs) {
+      const encs = await model.encode(docs.map((d) => d.text));
+      await store.addEncoded(docs.map((d, i) => ({ id: d.id, pageContent: d.text, metadata: d.metadata, encoding: encs[i]! })));
+      return encs.reduce((s, e) => s + e.tokenCount, 0);
+    },
+    save: (out) => store.save(out),
+    close: () => store.close(),
+  };
+}
+
+/** An index opened for reading; `model` undefined skips the model check (m3 info). */
+export interface ReadableIndex {
+  readonly size: number;
+  documents(): Iterable<{ id: string; metadata: Record<string, unknown> }>;
+  stats(): IndexStats;
+  search(query: M3Encoding, o: CliSearch): Promise<CliHit[]>;
+  close(): Promise<void>;
+}
+
+export interface CliSearch {
+  k: number;
+  candidates: number;
+  weights: ModeWeights;
+  modes: SearchMode[];
+  fusion: "weighted" | "rrf";
+}
+
+export interface CliHit {
+  id: string;
+  score: number;
+  scores: ModeScores;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+export async function openIndexForRead(dir: string, model: CliModel | undefined): Promise<ReadableIndex> {
+  const index = await loadIndex(dir, {
+    colbertFactory: defaultColbertFactory,
+    ...(model ? { fingerprint: await model.encoder.fingerprint() } : {}),
+  });
+  return {
+    get size() {
+      return index.size;
+    },
+    *documents() {
+      for (const id of index.ids()) {
+        const d = index.get(id);
+        if (d) yield { id, metadata: d.metadata };
+      }
+    },
+    stats: () => index.stats(),
+    async search(query, o) {
+      const hits = await search(index, query, { k: o.k, candidates: o.candidates, weights: o.weights, modes: o.modes, fusion: o.fusion });
+      return hits.map((h) => ({ id: h.id, score: h.score, scores: h.scores, text: h.document.pageContent, metadata: h.document.metadata }));
+    },
+    close: () => index.close(),
+  };
+}
+
+export function runSearch(index: ReadableIndex, query: M3Encoding, o: CliSearch): Promise<CliHit[]> {
+  return index.search(query, o);
+}

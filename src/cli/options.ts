@@ -1,0 +1,47 @@
+/** Parsing and checking of option values; a bad value is a UsageError (exit 2). */
+import { UsageError } from "./exit.js";
+
+export function parseIntOption(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}; got "${raw}"`);
+  }
+  return v;
+}
+
+export interface Weights {
+  dense: number;
+  sparse: number;
+  colbert: number;
+}
+
+/** "0.4,0.2,0.4" -> weights of dense, sparse, colbert. */
+export function parseWeights(raw: string | undefined, fallback: Weights): Weights {
+  if (raw === undefined) return { ...fallback };
+  const parts = raw.split(",").map((s) => s.trim());
+  const nums = parts.map(Number);
+  if (parts.length !== 3 || parts.some((p) => p === "") || nums.some((n) => !Number.isFinite(n) || n < 0) || nums.every((n) => n === 0)) {
+    throw new UsageError(`--weights must be three non-negative numbers "dense,sparse,colbert" (not all 0), e.g. 0.4,0.2,0.4; got "${raw}"`);
+  }
+  return { dense: nums[0]!, sparse: nums[1]!, colbert: nums[2]! };
+}
+
+/** The retrieval modes a query scores. */
+export type Mode = "dense" | "sparse" | "colbert";
+const MODE_NAMES: readonly Mode[] = ["dense", "sparse", "colbert"];
+
+/**
+ * `--mode`: "hybrid" (or "all") = dense+sparse+colbert, or any "+"-joined subset such as
+ * "dense", "sparse", "colbert", "dense+sparse".
+ */
+export function parseModes(raw: string | undefined): Mode[] {
+  if (raw === undefined) return [...MODE_NAMES];
+  const s = raw.trim().toLowerCase();
+  if (s === "hybrid" || s === "all") return [...MODE_NAMES];
+  const parts = s.split(/[+,]/).map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => !MODE_NAMES.includes(p as Mode))) {
+    throw new UsageError(`--mode must be hybrid, dense, sparse, colbert or a "+"-joined subset like dense+sparse; got "${raw}"`);
+  }
+  return MODE_NAMES.filter((m) => parts.includes(m));
+}
