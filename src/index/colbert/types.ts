@@ -2,6 +2,22 @@
  * Contract between the hybrid index and its ColBERT part. The index owns document ids and
  * maps each live document to a dense integer `slot`; the ColBERT store keeps one token matrix
  * per slot, encoded with a codec, in memory or in one append-only file per index.
+ *
+ * ## Persistence protocol (the index writes the manifest; the store writes its own files)
+ * Files in the index directory: `colbert-data.<g>.bin` (records, append-only; `<g>` = the
+ * generation that created it) and `colbert-offsets.<g>.bin` (slot -> record table, one per
+ * persisted generation). Generations must strictly increase, one per manifest commit.
+ * 1. `part = await store.persist(dir, g)`: fsyncs appended records, writes the offsets file of
+ *    `g`. Persisting into the store's own directory appends; into another directory (or from an
+ *    in-memory store) writes a fresh data file `colbert-data.<g>.bin` there and switches to it.
+ * 2. The index checksums `part.offsetsFile` (and may checksum the data file's first
+ *    `committedBytes`), writes the manifest with `part` to a temporary name, fsyncs, renames.
+ * 3. After the rename only: delete `obsoleteColbertFiles(previousPart, part)` (and, after
+ *    `compact`, its `obsoleteFiles`). Before the rename, nothing the old manifest references
+ *    has been modified: records are only appended past its `committedBytes`, which
+ *    `openColbertStore` ignores (and truncates before its first append).
+ * `compact(dir, g)` follows the same steps with its `part`; it rewrites live records into a new
+ * `colbert-data.<g>.bin` and never deletes the old file itself.
  */
 import type { MultiVector } from "../../types.js";
 
@@ -9,15 +25,36 @@ import type { MultiVector } from "../../types.js";
 export type ColbertCodecName = "float32" | "float16" | "int8" | "binary";
 
 export interface ColbertStoreOptions {
-  /** Codec of stored matrices. @default chosen from bench/ measurements, see README */
+  /**
+   * Codec of stored matrices (bytes per token at dim 1024: float32 4096, float16 2048,
+   * int8 1028, binary 128). @default "int8" (see bench/colbert-fidelity.ts and the README)
+   */
   codec?: ColbertCodecName;
   /**
    * Token pooling: merge near-duplicate token vectors of a document so that about
    * tokens/poolFactor remain (re-normalised). 1 disables pooling. @default 1
    */
   poolFactor?: number;
-  /** Upper bound, in bytes, on decoded/raw matrix bytes kept in memory by a disk-backed store. @default 268435456 (256 MiB) */
+  /**
+   * Upper bound, in bytes, on raw record bytes kept in memory (LRU) by a disk-backed store.
+   * Besides it, a `score` call holds at most `READ_BATCH_BYTES` (16 MiB) of records in flight.
+   * An in-memory store (before its first `persist`) keeps every record and ignores this.
+   * @default 268435456 (256 MiB)
+   */
   cacheBytes?: number;
+}
+
+/** Options of `openColbertStore` (codec, dim and pool factor come from the manifest part). */
+export interface ColbertOpenOptions {
+  /** See {@link ColbertStoreOptions.cacheBytes}. @default 268435456 (256 MiB) */
+  cacheBytes?: number;
+}
+
+/** What `compact` returns: the new manifest part and the files to delete once it is committed. */
+export interface ColbertCompaction {
+  part: ColbertManifestPart;
+  /** Names (relative to the index directory) of files the previous manifest referenced; delete only after the new manifest is committed. */
+  obsoleteFiles: string[];
 }
 
 /** What the store records in the index manifest so it can be reopened. */
@@ -34,6 +71,8 @@ export interface ColbertManifestPart {
   /** Live slots and live bytes, for compaction decisions and `m3 info`. */
   liveSlots: number;
   liveBytes: number;
+  /** Data/offsets file format version (1). Optional for manifests written before it existed. */
+  formatVersion?: number;
 }
 
 export interface ColbertStore {
@@ -53,8 +92,17 @@ export interface ColbertStore {
   score(query: MultiVector, slots: Uint32Array): Promise<Float32Array>;
   /** Bytes on disk (or in memory for an in-memory store) of live records / of all records. */
   stats(): { liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number };
-  /** Flushes appended records to `dir` and writes the offset table; returns the manifest part. */
+  /**
+   * Flushes appended records to `dir` and writes the offset table of `generation` (see the
+   * protocol above); returns the manifest part.
+   */
   persist(dir: string, generation: number): Promise<ColbertManifestPart>;
+  /**
+   * Rewrites the live records into `colbert-data.<generation>.bin` in `dir` (reclaiming removed
+   * and replaced records), writes the offsets file, switches to the new file and returns the
+   * manifest part plus the files to delete after the manifest is committed.
+   */
+  compact(dir: string, generation: number): Promise<ColbertCompaction>;
   /** Releases file handles and caches. */
   close(): Promise<void>;
 }

@@ -1,0 +1,57 @@
+/** The float32 and float16 codecs: rows stored as IEEE floats; float16 decodes to scratch before MaxSim. */
+import type { ColbertCodec, PreparedQuery } from "./codec.js";
+import { f32View } from "./codec.js";
+import { halfTable, toHalfBits } from "./half.js";
+import { maxSimSumF32 } from "./kernels.js";
+
+function prepareFloat(data: Float32Array, rows: number, dim: number): PreparedQuery {
+  return { data, rows, dim };
+}
+
+export function createFloat32Codec(dim: number): ColbertCodec {
+  return {
+    name: "float32",
+    dim,
+    bytesPerToken: 4 * dim,
+    payloadBytes: (tokens) => tokens * 4 * dim,
+    encode(src, tokens, out) {
+      f32View(out, 0, tokens * dim).set(src.subarray(0, tokens * dim));
+    },
+    decode(payload, tokens, out) {
+      out.set(f32View(payload, 0, tokens * dim));
+    },
+    prepare: (data, rows) => prepareFloat(data, rows, dim),
+    maxSimSum(q, payload, tokens) {
+      return maxSimSumF32(q.data, q.rows, f32View(payload, 0, tokens * dim), 0, tokens, dim);
+    },
+  };
+}
+
+export function createFloat16Codec(dim: number): ColbertCodec {
+  let scratch = new Float32Array(0);
+  const decode = (payload: Uint8Array, tokens: number, out: Float32Array): void => {
+    const n = tokens * dim;
+    const bits = new Uint16Array(payload.buffer, payload.byteOffset, n);
+    const t = halfTable();
+    for (let i = 0; i < n; i++) out[i] = t[bits[i]!]!;
+  };
+  return {
+    name: "float16",
+    dim,
+    bytesPerToken: 2 * dim,
+    payloadBytes: (tokens) => tokens * 2 * dim,
+    encode(src, tokens, out) {
+      const n = tokens * dim;
+      const bits = new Uint16Array(out.buffer, out.byteOffset, n);
+      for (let i = 0; i < n; i++) bits[i] = toHalfBits(src[i]!);
+    },
+    decode,
+    prepare: (data, rows) => prepareFloat(data, rows, dim),
+    maxSimSum(q, payload, tokens) {
+      const n = tokens * dim;
+      if (scratch.length < n) scratch = new Float32Array(n);
+      decode(payload, tokens, scratch);
+      return maxSimSumF32(q.data, q.rows, scratch, 0, tokens, dim);
+    },
+  };
+}

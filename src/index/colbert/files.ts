@@ -1,0 +1,68 @@
+/** File names of the ColBERT part and the small file-system steps of persistence. */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { ErrorCodes, M3Error } from "../../errors.js";
+import type { ColbertManifestPart } from "./types.js";
+
+export const dataFileName = (generation: number): string => `colbert-data.${generation}.bin`;
+export const offsetsFileName = (generation: number): string => `colbert-offsets.${generation}.bin`;
+
+/**
+ * Files `previous` references that `next` does not: delete them after the manifest holding
+ * `next` is committed (the old offsets file after a persist; also the old data file after a
+ * compaction or a move to another directory).
+ */
+export function obsoleteColbertFiles(previous: ColbertManifestPart | undefined, next: ColbertManifestPart): string[] {
+  if (previous === undefined) return [];
+  const keep = new Set([next.dataFile, next.offsetsFile]);
+  return [previous.dataFile, previous.offsetsFile].filter((f) => !keep.has(f));
+}
+
+/** Runs `fn`, turning file-system errors into IO_ERROR (M3Errors pass through). */
+export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof M3Error) throw err;
+    throw new M3Error(
+      ErrorCodes.IO_ERROR,
+      `Could not ${what}: ${(err as Error).message}. Check the directory exists, is writable and the disk is not full; the previously committed index is intact.`,
+      { cause: err },
+    );
+  }
+}
+
+/** Writes a whole new file and fsyncs it. */
+export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<void> {
+  const fh = await fs.open(file, "w");
+  try {
+    await fh.writeFile(bytes);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a directory so created files survive a crash (best effort where unsupported). */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: fs.FileHandle | undefined;
+  try {
+    fh = await fs.open(dir, "r");
+    await fh.sync();
+  } catch {
+    // Some platforms cannot fsync a directory; the manifest rename still orders the commit.
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Rejects manifest file names that are not plain names inside the index directory. */
+export function checkFileName(name: unknown, field: string): string {
+  if (typeof name !== "string" || name === "" || name !== path.basename(name) || name === "." || name === "..") {
+    throw new M3Error(
+      ErrorCodes.INDEX_CORRUPT,
+      `The manifest's colbert.${field} must be a file name inside the index directory; got ${JSON.stringify(name)}. The manifest is damaged: restore the index or rebuild it.`,
+    );
+  }
+  return name;
+}

@@ -1,0 +1,382 @@
+/**
+ * The ColBERT store: one encoded record per slot in an append-only image (memory or file),
+ * an OffsetTable slot -> (offset, length), and a byte-bounded LRU of raw records for the
+ * disk-backed mode. Mutations (put, persist, compact, close) run one at a time on a queue;
+ * reads run concurrently and capture the backing and table entries synchronously.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { ErrorCodes, M3Error } from "../../errors.js";
+import type { MultiVector } from "../../types.js";
+import type { Backing, ByteRange } from "./backing.js";
+import { FileBacking, MemoryBacking, writeFully } from "./backing.js";
+import type { ColbertCodec } from "./codec.js";
+import { createCodec } from "./codecs.js";
+import { dataFileName, io, offsetsFileName, syncDir, writeFileSynced } from "./files.js";
+import { ByteLru } from "./lru.js";
+import { OffsetTable } from "./offset-table.js";
+import { poolTokens } from "./pool.js";
+import { FORMAT_VERSION, newRecord, openRecord, sealRecord, writeFileHeader } from "./record.js";
+import type { ColbertCodecName, ColbertCompaction, ColbertManifestPart, ColbertStore } from "./types.js";
+import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
+
+/** Bytes of records one `score` call reads before scoring them (bounds transient memory). */
+export const READ_BATCH_BYTES = 16 * 1024 * 1024;
+/** Nearby records closer than this are read with one positional read. */
+const COALESCE_GAP = 64 * 1024;
+/** Largest single positional read. */
+const MAX_READ = 8 * 1024 * 1024;
+/** An in-memory store rewrites its image when dead bytes exceed both this and the live bytes. */
+const MEMORY_COMPACT_MIN = 4 * 1024 * 1024;
+
+interface Pending { index: number; slot: number; offset: number; length: number }
+type Visit = (index: number, tokens: number, payload: Uint8Array) => void;
+
+export interface StoreInit {
+  codec: ColbertCodecName;
+  dim: number;
+  poolFactor: number;
+  cacheBytes: number;
+  table: OffsetTable;
+  backing: Backing;
+  offsetsFile?: string;
+}
+
+export class ColbertStoreImpl implements ColbertStore {
+  readonly codec: ColbertCodecName;
+  readonly dim: number;
+  readonly poolFactor: number;
+  private readonly impl: ColbertCodec;
+  private readonly cache: ByteLru;
+  private table: OffsetTable;
+  private backing: Backing;
+  private offsetsFile: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly reads = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(init: StoreInit) {
+    this.codec = init.codec;
+    this.dim = init.dim;
+    this.poolFactor = init.poolFactor;
+    this.impl = createCodec(init.codec, init.dim);
+    this.cache = new ByteLru(init.cacheBytes);
+    this.table = init.table;
+    this.backing = init.backing;
+    this.offsetsFile = init.offsetsFile;
+  }
+
+  get size(): number {
+    return this.table.liveSlots;
+  }
+
+  has(slot: number): boolean {
+    return this.table.has(slot);
+  }
+
+  async put(slot: number, matrix: MultiVector): Promise<void> {
+    this.checkOpen();
+    checkSlot(slot);
+    checkMatrix("matrix", matrix, this.dim);
+    const m = this.poolFactor > 1 ? poolTokens(matrix, this.poolFactor) : matrix;
+    const { bytes, payload } = newRecord(slot, m.tokens, this.impl.payloadBytes(m.tokens));
+    this.impl.encode(m.data, m.tokens, payload);
+    sealRecord(bytes);
+    await this.exclusive(async () => {
+      const offset = await io("append a ColBERT record", () => this.backing.append(bytes));
+      this.table.set(slot, offset, bytes.byteLength);
+      this.cache.delete(slot);
+      this.maybeCompactMemory();
+    });
+  }
+
+  remove(slot: number): void {
+    this.checkOpen();
+    checkSlot(slot);
+    this.table.remove(slot);
+    this.cache.delete(slot);
+    this.maybeCompactMemory();
+  }
+
+  async get(slot: number): Promise<MultiVector | undefined> {
+    this.checkOpen();
+    checkSlot(slot);
+    let result: MultiVector | undefined;
+    await this.visit(Uint32Array.of(slot), (_i, tokens, payload) => {
+      const data = new Float32Array(tokens * this.dim);
+      this.impl.decode(payload, tokens, data);
+      result = { data, tokens, dim: this.dim };
+    });
+    return result;
+  }
+
+  async score(query: MultiVector, slots: Uint32Array): Promise<Float32Array> {
+    this.checkOpen();
+    checkMatrix("query", query, this.dim);
+    checkSlots(slots);
+    const out = new Float32Array(slots.length).fill(NaN);
+    const q = this.impl.prepare(query.data, query.tokens);
+    const inv = query.tokens === 0 ? 0 : 1 / query.tokens;
+    await this.visit(slots, (i, tokens, payload) => {
+      out[i] = this.impl.maxSimSum(q, payload, tokens) * inv;
+    });
+    return out;
+  }
+
+  stats(): { liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number } {
+    return {
+      liveBytes: this.table.liveBytes,
+      totalBytes: this.backing.end,
+      residentBytes: this.backing.residentBytes() + this.cache.bytes,
+      liveSlots: this.table.liveSlots,
+    };
+  }
+
+  persist(dir: string, generation: number): Promise<ColbertManifestPart> {
+    this.checkOpen();
+    checkGeneration(generation);
+    return this.exclusive(async () => {
+      const target = path.resolve(dir);
+      const b = this.backing;
+      if (b instanceof FileBacking && b.dir === target) {
+        if (this.offsetsFile === offsetsFileName(generation)) {
+          throw this.generationError(generation);
+        }
+        await io(`fsync ${b.path}`, () => b.sync());
+      } else {
+        await this.rewrite(target, generation);
+      }
+      return this.writeOffsets(generation);
+    });
+  }
+
+  compact(dir: string, generation: number): Promise<ColbertCompaction> {
+    this.checkOpen();
+    checkGeneration(generation);
+    return this.exclusive(async () => {
+      const old = this.backing;
+      const oldOffsets = this.offsetsFile;
+      const target = path.resolve(dir);
+      await this.rewrite(target, generation);
+      const part = await this.writeOffsets(generation);
+      const obsoleteFiles: string[] = [];
+      if (old instanceof FileBacking && old.dir === target) {
+        obsoleteFiles.push(old.name);
+        if (oldOffsets !== undefined && oldOffsets !== part.offsetsFile) obsoleteFiles.push(oldOffsets);
+      }
+      return { part, obsoleteFiles };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.exclusive(async () => {
+      this.closed = true;
+      await this.drainReads();
+      this.cache.clear();
+      await this.backing.close();
+    });
+  }
+
+  // ---- internals ----
+
+  private checkOpen(): void {
+    if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This ColBERT store is closed; open it again with openColbertStore(dir, part).");
+  }
+
+  private generationError(generation: number): M3Error {
+    return new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `generation ${generation} was already used by this ColBERT store's files; pass a generation greater than every committed one.`,
+      { details: { generation } },
+    );
+  }
+
+  /** Runs `fn` after every earlier mutation; a failure does not block later ones. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async drainReads(): Promise<void> {
+    while (this.reads.size > 0) await Promise.allSettled([...this.reads]);
+  }
+
+  /** Calls `fn` with each listed slot's payload (missing slots skipped), reading only those records. */
+  private async visit(slots: Uint32Array, fn: Visit): Promise<void> {
+    const backing = this.backing;
+    const table = this.table;
+    const pending: Pending[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      if (!table.has(slot)) continue;
+      const offset = table.offsets[slot]!;
+      const length = table.lengths[slot]!;
+      if (backing instanceof MemoryBacking) {
+        const rec = openRecord(backing.view({ offset, length }), slot, offset, "memory", false);
+        fn(i, rec.tokens, rec.payload);
+        continue;
+      }
+      const cached = this.cache.get(slot);
+      if (cached !== undefined) {
+        const rec = openRecord(cached, slot, offset, "cache", false);
+        fn(i, rec.tokens, rec.payload);
+      } else pending.push({ index: i, slot, offset, length });
+    }
+    if (pending.length === 0) return;
+    pending.sort((a, b) => a.offset - b.offset);
+    const file = backing instanceof FileBacking ? backing.path : "data file";
+    const job = (async () => {
+      for (let start = 0; start < pending.length;) {
+        let end = start;
+        let bytes = 0;
+        while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
+        await this.readBatch(backing, pending.slice(start, end), file, fn);
+        start = end;
+      }
+    })();
+    this.reads.add(job);
+    try {
+      await job;
+    } finally {
+      this.reads.delete(job);
+    }
+  }
+
+  private async readBatch(backing: Backing, batch: Pending[], file: string, fn: Visit): Promise<void> {
+    const ranges: ByteRange[] = [];
+    const rangeOf: number[] = [];
+    for (const p of batch) {
+      const last = ranges[ranges.length - 1];
+      if (last !== undefined && p.offset >= last.offset + last.length && p.offset - (last.offset + last.length) <= COALESCE_GAP && p.offset + p.length - last.offset <= MAX_READ) {
+        last.length = p.offset + p.length - last.offset;
+      } else if (last === undefined || p.offset !== last.offset || p.length !== last.length) {
+        ranges.push({ offset: p.offset, length: p.length });
+      }
+      rangeOf.push(ranges.length - 1);
+    }
+    const bufs = await backing.read(ranges);
+    batch.forEach((p, k) => {
+      const r = ranges[rangeOf[k]!]!;
+      const buf = bufs[rangeOf[k]!]!;
+      const whole = r.offset === p.offset && r.length === p.length;
+      const bytes = whole ? buf : buf.subarray(p.offset - r.offset, p.offset - r.offset + p.length);
+      const rec = openRecord(bytes, p.slot, p.offset, file, true);
+      fn(p.index, rec.tokens, rec.payload);
+      if (this.backing === backing && this.table.offsets[p.slot] === p.offset && this.table.lengths[p.slot] === p.length) {
+        this.cache.set(p.slot, whole ? bytes : bytes.slice());
+      }
+    });
+  }
+
+  /** Writes the live records into `dir/colbert-data.<generation>.bin` and switches to that file. */
+  private async rewrite(dir: string, generation: number): Promise<void> {
+    const name = dataFileName(generation);
+    const file = path.join(dir, name);
+    const old = this.backing;
+    if (old instanceof FileBacking && old.path === file) throw this.generationError(generation);
+    const next = new OffsetTable(Math.max(16, this.table.lengths.length));
+    const header = writeFileHeader({ codec: this.codec, dim: this.dim, poolFactor: this.poolFactor });
+    const fh = await io(`create ${file}`, () => fs.open(file, "w+"));
+    let end = 0;
+    try {
+      await io(`write ${file}`, async () => {
+        await writeFully(fh, header, 0);
+        end = header.byteLength;
+        const slots = this.table.slotsByOffset();
+        const chunk: Uint8Array[] = [];
+        let chunkBytes = 0;
+        let chunkStart = end;
+        const flush = async (): Promise<void> => {
+          if (chunkBytes === 0) return;
+          const buf = new Uint8Array(chunkBytes);
+          let o = 0;
+          for (const c of chunk) { buf.set(c, o); o += c.byteLength; }
+          await writeFully(fh, buf, chunkStart);
+          chunk.length = 0;
+          chunkStart += chunkBytes;
+          chunkBytes = 0;
+        };
+        await this.visitRecords(slots, async (slot, bytes) => {
+          next.set(slot, end, bytes.byteLength);
+          end += bytes.byteLength;
+          chunk.push(bytes);
+          chunkBytes += bytes.byteLength;
+          if (chunkBytes >= MAX_READ) await flush();
+        });
+        await flush();
+        await fh.datasync();
+      });
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+    await syncDir(dir);
+    this.backing = new FileBacking(dir, name, file, fh, end, end);
+    this.table = next;
+    this.offsetsFile = undefined;
+    await this.drainReads();
+    await old.close();
+  }
+
+  /** Visits whole verified records of `slots` (in offset order), reading in bounded batches. */
+  private async visitRecords(slots: Uint32Array, fn: (slot: number, bytes: Uint8Array) => Promise<void>): Promise<void> {
+    const backing = this.backing;
+    const file = backing instanceof FileBacking ? backing.path : "memory";
+    for (let start = 0; start < slots.length;) {
+      const ranges: ByteRange[] = [];
+      let bytes = 0;
+      let end = start;
+      while (end < slots.length && (end === start || bytes + this.table.lengths[slots[end]!]! <= MAX_READ)) {
+        const s = slots[end++]!;
+        ranges.push({ offset: this.table.offsets[s]!, length: this.table.lengths[s]! });
+        bytes += this.table.lengths[s]!;
+      }
+      const bufs = await backing.read(ranges);
+      for (let k = 0; k < bufs.length; k++) {
+        const slot = slots[start + k]!;
+        openRecord(bufs[k]!, slot, ranges[k]!.offset, file, backing.kind === "file");
+        await fn(slot, bufs[k]!);
+      }
+      start = end;
+    }
+  }
+
+  private async writeOffsets(generation: number): Promise<ColbertManifestPart> {
+    const b = this.backing;
+    if (!(b instanceof FileBacking)) throw new Error("unreachable: persist without a data file");
+    const name = offsetsFileName(generation);
+    const file = path.join(b.dir, name);
+    await io(`write ${file}`, () => writeFileSynced(file, this.table.serialize(b.end)));
+    await syncDir(b.dir);
+    this.offsetsFile = name;
+    return {
+      codec: this.codec,
+      poolFactor: this.poolFactor,
+      dim: this.dim,
+      dataFile: b.name,
+      committedBytes: b.end,
+      offsetsFile: name,
+      liveSlots: this.table.liveSlots,
+      liveBytes: this.table.liveBytes,
+      formatVersion: FORMAT_VERSION,
+    };
+  }
+
+  /** In-memory mode: rewrite the image when dead records dominate (synchronous, so reads stay consistent). */
+  private maybeCompactMemory(): void {
+    const b = this.backing;
+    if (!(b instanceof MemoryBacking)) return;
+    const dead = b.end - this.table.liveBytes;
+    if (dead <= MEMORY_COMPACT_MIN || dead <= this.table.liveBytes) return;
+    const next = new MemoryBacking(writeFileHeader({ codec: this.codec, dim: this.dim, poolFactor: this.poolFactor }));
+    const table = new OffsetTable(Math.max(16, this.table.lengths.length));
+    for (const slot of this.table.slotsByOffset()) {
+      const bytes = b.view({ offset: this.table.offsets[slot]!, length: this.table.lengths[slot]! });
+      table.set(slot, next.appendSync(bytes), bytes.byteLength);
+    }
+    this.backing = next;
+    this.table = table;
+  }
+}

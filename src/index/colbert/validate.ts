@@ -1,0 +1,68 @@
+/** Input checks of the ColBERT store: typed M3Errors with what was expected and what arrived. */
+import { ErrorCodes, M3Error } from "../../errors.js";
+import type { MultiVector } from "../../types.js";
+import { checkInt, checkNumber, describe } from "../../util/validate.js";
+import { checkCodecName } from "./codec.js";
+import type { ColbertCodecName, ColbertStoreOptions } from "./types.js";
+
+export const DEFAULT_CODEC: ColbertCodecName = "int8";
+export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/** Largest slot number (uint32 in the record header). */
+export const MAX_SLOT = 0xfffffffe;
+/** Largest token count of one matrix (BGE-M3 yields at most 8191 rows). */
+export const MAX_TOKENS = 1 << 20;
+
+export interface ResolvedOptions {
+  codec: ColbertCodecName;
+  poolFactor: number;
+  cacheBytes: number;
+}
+
+export function resolveOptions(options: ColbertStoreOptions | undefined): ResolvedOptions {
+  const o = options ?? {};
+  return {
+    codec: checkCodecName(o.codec ?? DEFAULT_CODEC),
+    poolFactor: checkNumber("poolFactor", o.poolFactor ?? 1, 1, 1024),
+    cacheBytes: checkCacheBytes(o.cacheBytes),
+  };
+}
+
+export function checkCacheBytes(v: number | undefined): number {
+  return checkInt("cacheBytes", v ?? DEFAULT_CACHE_BYTES, 0, Number.MAX_SAFE_INTEGER);
+}
+
+export function checkDim(dim: unknown): number {
+  return checkInt("dim", dim, 1, 65536);
+}
+
+export function checkSlot(slot: unknown): number {
+  return checkInt("slot", slot, 0, MAX_SLOT);
+}
+
+export function checkGeneration(g: unknown): number {
+  return checkInt("generation", g, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** Checks a document or query matrix: shape, dimension, finite values. */
+export function checkMatrix(name: string, m: unknown, dim: number): MultiVector {
+  const bad = (what: string): never => {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${name} ${what}`, { details: { name } });
+  };
+  if (typeof m !== "object" || m === null) bad(`must be a MultiVector { data, tokens, dim }; got ${describe(m)}.`);
+  const { data, tokens, dim: d } = m as MultiVector;
+  if (!(data instanceof Float32Array)) bad(`.data must be a Float32Array; got ${describe(data)}. Convert with Float32Array.from(...).`);
+  if (d !== dim) bad(`has dimension ${describe(d)} but this ColBERT store holds ${dim}-dimensional rows; encode with the same model the index was built with.`);
+  checkInt(`${name}.tokens`, tokens, 0, MAX_TOKENS);
+  if (data.length !== tokens * dim) bad(`.data has ${data.length} values; expected tokens × dim = ${tokens} × ${dim} = ${tokens * dim}.`);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) bad(`has a non-finite value (${describe(data[i])}) at row ${Math.floor(i / dim)}, column ${i % dim}; the encoder output is broken.`);
+  }
+  return m as MultiVector;
+}
+
+export function checkSlots(slots: unknown): Uint32Array {
+  if (!(slots instanceof Uint32Array)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `slots must be a Uint32Array; got ${describe(slots)}. Use Uint32Array.from(slotNumbers).`);
+  }
+  return slots;
+}
