@@ -1,0 +1,305 @@
+/**
+ * Encoder throughput, one run, one ONNX file, one thread count.
+ *
+ *   npx tsx bench/encoder.ts --model bench/models/bge-m3-random [--threads 2]
+ *        [--queries 48 --passages 12 --mixed 40] [--out bench/results/encoder.json]
+ *
+ * Corpora (token counts include <s> and </s>): short queries (16–32 tokens), passages
+ * (256–512), a mixed corpus (log-uniform 16–512). Variants, each in its own child process
+ * (so each has its own peak RSS and nothing is shared but the file):
+ *   m3-encoder    M3Encoder.encode, all three outputs (length-sorted token-budget batches)
+ *   raw-sorted    onnxruntime session.run on pre-tokenised batches planned exactly as the
+ *                 encoder plans them: the floor, what our code around the forward pass costs
+ *   raw-fixed     session.run, fixed-size batches in input order (no length sorting)
+ *   transformers-js  @huggingface/transformers feature-extraction, CLS pooling, normalize,
+ *                 fixed-size batches in input order (its own bundled onnxruntime-node)
+ * FLOP per token at padded length L: 2·P + 2·layers·2·L·hidden, P = layers·(4·hidden² +
+ * 2·hidden·ffn) (= 302e6 for BGE-M3: 0.604 GFLOP + attention). Achieved GFLOP/s counts the
+ * padded tokens the forward pass really computed; "useful" counts real tokens only. The peak is
+ * the best fp32 MatMul onnxruntime does here, measured in the same run on the model's shapes.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Tokenizer } from "tokenizers";
+import { planBatches, padBatch } from "../src/encode/batching.js";
+import { log, machineInfo, now, parseArgs, peakRssMiB, round } from "./lib/machine.js";
+import type { MatMulPeak } from "./lib/onnx-matmul.js";
+import { Rng } from "./lib/rng.js";
+// onnxruntime-node is imported lazily: transformers.js bundles another onnxruntime-node version
+// whose native library cannot share a process with ours (same soname).
+
+const VARIANTS = ["m3-encoder", "raw-sorted", "raw-fixed", "transformers-js"] as const;
+type Variant = (typeof VARIANTS)[number];
+const CORPORA = ["queries", "passages", "mixed"] as const;
+type CorpusName = (typeof CORPORA)[number];
+
+/** Encoder defaults (src/encode/options.ts) used by the planned variants. */
+const BATCH_TOKENS = 16384;
+const MAX_BATCH = 64;
+/** Fixed batch size of the unsorted variants (a common choice: LangChain and transformers.js callers batch by count). */
+const FIXED_BATCH = 16;
+
+interface ModelShape {
+  hidden: number;
+  layers: number;
+  ffn: number;
+  vocab: number;
+}
+
+function readShape(modelDir: string): ModelShape {
+  const c = JSON.parse(readFileSync(join(modelDir, "config.json"), "utf8")) as Record<string, number>;
+  return { hidden: c.hidden_size!, layers: c.num_hidden_layers!, ffn: c.intermediate_size!, vocab: c.vocab_size! };
+}
+
+/** Forward-pass FLOP per token at padded length L (matrix products only). */
+function flopPerToken(s: ModelShape, L: number): number {
+  return 2 * s.layers * (4 * s.hidden * s.hidden + 2 * s.hidden * s.ffn) + 2 * s.layers * 2 * L * s.hidden;
+}
+
+/** Texts of about the wanted token lengths, made of filler words "w<n>" (one token each with the padded full-size tokenizer). */
+async function buildTexts(tok: Tokenizer, counts: Record<CorpusName, number>): Promise<Record<CorpusName, { texts: string[]; ids: Int32Array[] }>> {
+  const rng = new Rng(12345);
+  const ranges: Record<CorpusName, (r: Rng) => number> = {
+    queries: (r) => r.int(16, 32),
+    passages: (r) => r.int(256, 512),
+    mixed: (r) => Math.round(Math.exp(Math.log(16) + r.next() * (Math.log(512) - Math.log(16)))),
+  };
+  const out = {} as Record<CorpusName, { texts: string[]; ids: Int32Array[] }>;
+  for (const name of CORPORA) {
+    const texts: string[] = [];
+    const ids: Int32Array[] = [];
+    for (let i = 0; i < counts[name]; i++) {
+      const target = ranges[name](rng);
+      const words = Array.from({ length: target }, () => `w${rng.zipf(200000)}`);
+      let lo = 1;
+      let hi = words.length;
+      const len = async (n: number) => (await tok.encode(words.slice(0, n).join(" "))).getIds().length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if ((await len(mid)) <= target) lo = mid;
+        else hi = mid - 1;
+      }
+      const text = words.slice(0, lo).join(" ");
+      texts.push(text);
+      ids.push(Int32Array.from((await tok.encode(text)).getIds()));
+    }
+    out[name] = { texts, ids };
+  }
+  return out;
+}
+
+interface CorpusResult {
+  corpus: CorpusName;
+  texts: number;
+  tokens: number;
+  paddedTokens: number;
+  batches: number;
+  seconds: number;
+  textsPerSecond: number;
+  tokensPerSecond: number;
+  /** FLOP computed (padded) / time. */
+  gflops: number;
+  /** FLOP of the real tokens only / time. */
+  usefulGflops: number;
+  gflopPerText: number;
+}
+
+interface VariantResult {
+  variant: Variant;
+  loadSeconds: number;
+  peakRssMiB: number;
+  corpora: CorpusResult[];
+  note?: string;
+}
+
+function plannedBatches(variant: Variant, lengths: number[]): Array<{ items: number[]; length: number }> {
+  if (variant === "m3-encoder" || variant === "raw-sorted") return planBatches(lengths, BATCH_TOKENS, MAX_BATCH);
+  const out = [];
+  for (let i = 0; i < lengths.length; i += FIXED_BATCH) {
+    const items = Array.from({ length: Math.min(FIXED_BATCH, lengths.length - i) }, (_, k) => i + k);
+    out.push({ items, length: Math.max(...items.map((j) => lengths[j]!)) });
+  }
+  return out;
+}
+
+async function runVariant(variant: Variant, modelDir: string, threads: number, counts: Record<CorpusName, number>): Promise<VariantResult> {
+  const shape = readShape(modelDir);
+  const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
+  const corpora = await buildTexts(tok, counts);
+  const t0 = now();
+  let run: (texts: string[], ids: Int32Array[], batches: Array<{ items: number[]; length: number }>) => Promise<void>;
+  let release: () => Promise<void>;
+  let note: string | undefined;
+  if (variant === "m3-encoder") {
+    const { M3Encoder } = await import("../src/encode/encoder.js");
+    const enc = await M3Encoder.load({ modelPath: modelDir, intraOpNumThreads: threads });
+    run = async (texts) => {
+      const r = await enc.encode(texts);
+      if (r.length !== texts.length || !r[0]?.colbert || !r[0].sparse || !r[0].dense) throw new Error("m3-encoder: missing outputs");
+    };
+    release = () => enc.dispose();
+    note = `layout ${enc.info?.layout}; dense+sparse+colbert; batchTokens ${BATCH_TOKENS}, maxBatchSize ${MAX_BATCH}`;
+  } else if (variant === "raw-sorted" || variant === "raw-fixed") {
+    const ort = await import("onnxruntime-node");
+    const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+    });
+    run = async (_texts, ids, batches) => {
+      for (const b of batches) {
+        const { inputIds, mask } = padBatch(b.items.map((i) => ids[i]!), b.length, 1);
+        const dims = [b.items.length, b.length];
+        await session.run({ input_ids: new ort.Tensor("int64", inputIds, dims), attention_mask: new ort.Tensor("int64", mask, dims) });
+      }
+    };
+    release = () => session.release();
+    note = variant === "raw-sorted" ? "last_hidden_state only; the encoder's batch plan" : `last_hidden_state only; batches of ${FIXED_BATCH} in input order`;
+  } else {
+    const tf = await import("@huggingface/transformers");
+    tf.env.allowRemoteModels = false;
+    tf.env.allowLocalModels = true;
+    tf.env.localModelPath = dirname(resolve(modelDir)) + "/";
+    const name = resolve(modelDir).split("/").pop()!;
+    const extractor = await tf.pipeline("feature-extraction", name, {
+      dtype: "fp32",
+      device: "cpu",
+      local_files_only: true,
+      session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+    });
+    run = async (texts, _ids, batches) => {
+      for (const b of batches) {
+        const out = await extractor(b.items.map((i) => texts[i]!), { pooling: "cls", normalize: true });
+        if (out.dims[0] !== b.items.length) throw new Error("transformers-js: wrong batch");
+      }
+    };
+    release = () => extractor.dispose();
+    const tfPkg = JSON.parse(readFileSync(new URL("../node_modules/@huggingface/transformers/package.json", import.meta.url), "utf8")) as { version: string };
+    note = `@huggingface/transformers ${tfPkg.version} (bundled onnxruntime-node ${ortVersionOfTransformers()}); CLS pooling + normalize; batches of ${FIXED_BATCH} in input order`;
+  }
+  const loadSeconds = (now() - t0) / 1000;
+
+  // Warm-up: a short and a long text.
+  const warm = corpora.mixed;
+  const wi = [0, 1].filter((i) => i < warm.texts.length);
+  await run(wi.map((i) => warm.texts[i]!), wi.map((i) => warm.ids[i]!), plannedBatches(variant, wi.map((i) => warm.ids[i]!.length)));
+
+  const results: CorpusResult[] = [];
+  for (const name of CORPORA) {
+    const { texts, ids } = corpora[name];
+    const lengths = ids.map((r) => r.length);
+    const batches = plannedBatches(variant, lengths);
+    const t = now();
+    await run(texts, ids, batches);
+    const seconds = (now() - t) / 1000;
+    const tokens = lengths.reduce((a, b) => a + b, 0);
+    const padded = batches.reduce((a, b) => a + b.items.length * b.length, 0);
+    const flop = batches.reduce((a, b) => a + b.items.length * b.length * flopPerToken(shape, b.length), 0);
+    const useful = lengths.reduce((a, n) => a + n * flopPerToken(shape, n), 0);
+    results.push({
+      corpus: name,
+      texts: texts.length,
+      tokens,
+      paddedTokens: padded,
+      batches: batches.length,
+      seconds: round(seconds),
+      textsPerSecond: round(texts.length / seconds, 2),
+      tokensPerSecond: round(tokens / seconds, 1),
+      gflops: round(flop / seconds / 1e9, 1),
+      usefulGflops: round(useful / seconds / 1e9, 1),
+      gflopPerText: round(useful / texts.length / 1e9, 3),
+    });
+    log(`${variant} ${name}: ${texts.length} texts, ${tokens} tokens in ${seconds.toFixed(2)} s = ${(tokens / seconds).toFixed(1)} tok/s`);
+  }
+  await release();
+  return { variant, loadSeconds: round(loadSeconds, 2), peakRssMiB: peakRssMiB(), corpora: results, ...(note ? { note } : {}) };
+}
+
+function ortVersionOfTransformers(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL("../node_modules/@huggingface/transformers/node_modules/onnxruntime-node/package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "shared";
+  }
+}
+
+function child(variant: Variant, args: string[]): Promise<VariantResult> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, "--variant", variant], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("@@RESULT "));
+      if (code === 0 && line) res(JSON.parse(line.slice(9)) as VariantResult);
+      else rej(new Error(`${variant} exited with ${code}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const modelDir = String(a.model ?? "bench/models/bge-m3-random");
+  const threads = Number(a.threads ?? machineInfo().nproc);
+  const counts: Record<CorpusName, number> = {
+    queries: Number(a.queries ?? 48),
+    passages: Number(a.passages ?? 12),
+    mixed: Number(a.mixed ?? 40),
+  };
+  if (typeof a.variant === "string") {
+    const r = await runVariant(a.variant as Variant, modelDir, threads, counts);
+    process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  const machine = machineInfo();
+  log(`encoder bench: model ${modelDir}, ${threads} threads; ${machine.uptime}`);
+  const shape = readShape(modelDir);
+  const peakRuns = Number(a["peak-runs"] ?? 6);
+  const { measureMatMulPeak } = await import("./lib/onnx-matmul.js");
+  const peaks: MatMulPeak[] = [];
+  for (const [m, k, n] of [[2048, 1024, 1024], [2048, 1024, 4096], [2048, 4096, 1024]] as const) {
+    peaks.push(await measureMatMulPeak(threads, m, k, n, peakRuns));
+  }
+  const peak = Math.max(...peaks.map((p) => p.peakGflops));
+  log(`fp32 MatMul peak ${peak.toFixed(1)} GFLOP/s`);
+  const only = typeof a.variants === "string" ? (a.variants.split(",") as Variant[]) : [...VARIANTS];
+  const childArgs = ["--model", modelDir, "--threads", String(threads), "--queries", String(counts.queries), "--passages", String(counts.passages), "--mixed", String(counts.mixed)];
+  const variants: Array<VariantResult | { variant: Variant; error: string }> = [];
+  for (const v of only) {
+    try {
+      variants.push(await child(v, childArgs));
+    } catch (err) {
+      log(`${v} failed: ${(err as Error).message}`);
+      variants.push({ variant: v, error: (err as Error).message });
+    }
+  }
+  for (const v of variants) {
+    if ("corpora" in v) for (const c of v.corpora) Object.assign(c, { fractionOfPeak: round(c.gflops / peak, 3) });
+  }
+  const result = {
+    kind: "encoder",
+    machine,
+    machineAtEnd: { uptime: machineInfo().uptime },
+    model: { dir: modelDir, ...shape, paramsPerTokenFlop: 2 * shape.layers * (4 * shape.hidden ** 2 + 2 * shape.hidden * shape.ffn) },
+    flopFormula: `FLOP/token at padded length L = 2·${shape.layers}·(4·${shape.hidden}² + 2·${shape.hidden}·${shape.ffn}) + 2·${shape.layers}·2·L·${shape.hidden}` +
+      (shape.hidden === 1024 && shape.layers === 24 ? " = 2·302e6 + 2·24·2·L·1024" : ""),
+    threads,
+    counts,
+    batching: { batchTokens: BATCH_TOKENS, maxBatchSize: MAX_BATCH, fixedBatch: FIXED_BATCH },
+    matmulPeak: { bestGflops: round(peak, 1), shapes: peaks.map((p) => ({ ...p, peakGflops: round(p.peakGflops, 1), medianGflops: round(p.medianGflops, 1) })) },
+    variants,
+  };
+  const outFile = String(a.out ?? "bench/results/encoder.json");
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(result, null, 1) + "\n");
+  log(`wrote ${outFile}`);
+  if (variants.some((v) => "error" in v) && a["allow-failures"] !== true) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
