@@ -100,7 +100,8 @@ export class OffsetTable {
     if (bytes.byteLength !== HEADER + count * 12) fail(`has ${bytes.byteLength} bytes, expected ${HEADER + count * 12}`);
     if (crc32(bytes.subarray(HEADER)) !== v.getUint32(12, true)) fail("fails its crc32 check");
     if (v.getFloat64(16, true) !== committedBytes) fail(`was written for ${v.getFloat64(16, true)} data bytes, the manifest says ${committedBytes}`);
-    const body = bytes.slice(HEADER); // aligned copy
+    const body = new Uint8Array(bytes.byteLength - HEADER); // an aligned copy (Buffer#slice would be a view)
+    body.set(bytes.subarray(HEADER));
     const table = new OffsetTable(Math.max(count, 16));
     table.offsets.set(new Float64Array(body.buffer, 0, count));
     table.lengths.set(new Uint32Array(body.buffer, count * 8, count));

@@ -132,7 +132,7 @@ export class ColbertStoreImpl implements ColbertStore {
     };
   }
 
-  persist(dir: string, generation: number): Promise<ColbertManifestPart> {
+  async persist(dir: string, generation: number): Promise<ColbertManifestPart> {
     this.checkOpen();
     checkGeneration(generation);
     return this.exclusive(async () => {
@@ -150,7 +150,7 @@ export class ColbertStoreImpl implements ColbertStore {
     });
   }
 
-  compact(dir: string, generation: number): Promise<ColbertCompaction> {
+  async compact(dir: string, generation: number): Promise<ColbertCompaction> {
     this.checkOpen();
     checkGeneration(generation);
     return this.exclusive(async () => {
