@@ -79,8 +79,11 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
       hidden = num(config.hidden_size) ?? outputLastDim(session, HIDDEN_OUTPUT);
       const heads = headsFromStateDicts(sp, cb, hidden, { sparse: basename(pts.sparsePt), colbert: basename(pts.colbertPt) });
       hidden = heads.hidden;
-      const headSession = await createSession(buildHeadGraph(heads), opts, "the generated head graph");
-      runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, headSession, padId, drop);
+      const [both, sparseOnly] = await Promise.all([
+        createSession(buildHeadGraph(heads), opts, "the generated head graph"),
+        createSession(buildHeadGraph(heads, { colbert: false }), opts, "the generated sparse head graph"),
+      ]);
+      runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, both, sparseOnly, padId, drop);
       used.push(pts.sparsePt, pts.colbertPt);
     } else {
       const names = THREE_HEAD_OUTPUTS[kind];

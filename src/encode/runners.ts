@@ -101,6 +101,7 @@ export class EncoderOnlyRunner implements BatchRunner {
     private readonly types: Map<string, "int64" | "int32">,
     private readonly hiddenName: string,
     private readonly heads: Session,
+    private readonly sparseHead: Session,
     private readonly padId: number,
     private readonly drop: ReadonlySet<number>,
   ) {}
@@ -124,7 +125,8 @@ export class EncoderOnlyRunner implements BatchRunner {
     const X = new Float32Array(T * H);
     ids.forEach((row, b) => X.set(hidden.subarray((b * L + 1) * H, (b * L + row.length) * H), rowStart[b]! * H));
     const fetches = [...(want.sparse ? [HEAD_SPARSE] : []), ...(want.colbert ? [HEAD_COLBERT] : [])];
-    const h = await runSession(this.heads, { [HEAD_INPUT]: floatTensor(X, [T, H]) }, fetches, "the head graph");
+    const headSession = want.colbert ? this.heads : this.sparseHead;
+    const h = await runSession(headSession, { [HEAD_INPUT]: floatTensor(X, [T, H]) }, fetches, "the head graph");
     if (want.sparse) {
       const s = h[HEAD_SPARSE]!.data as Float32Array;
       res.forEach((r, b) => (r.sparse = sparseFrom(ids[b]!, s, rowStart[b]!, 1, 1, this.drop)));
@@ -137,6 +139,6 @@ export class EncoderOnlyRunner implements BatchRunner {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.encoder.release(), this.heads.release()]);
+    await Promise.all([this.encoder.release(), this.heads.release(), this.sparseHead.release()]);
   }
 }

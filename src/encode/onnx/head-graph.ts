@@ -22,27 +22,26 @@ export const HEAD_INPUT = "hidden";
 export const HEAD_SPARSE = "sparse";
 export const HEAD_COLBERT = "colbert";
 
-/** Serialises the head graph (opset 13) with the weights as initializers. */
-export function buildHeadGraph(h: M3Heads): Uint8Array {
+/**
+ * Serialises the head graph (opset 13) with the weights as initializers. With
+ * `colbert: false` only the sparse head is in the graph (onnxruntime computes every node of a
+ * graph whatever the requested outputs, so a sparse-only run needs its own graph).
+ */
+export function buildHeadGraph(h: M3Heads, options: { colbert?: boolean } = {}): Uint8Array {
   const H = h.hidden;
+  const withColbert = options.colbert ?? true;
   const nodes = [
     node("Gemm", [HEAD_INPUT, "sparse_w", "sparse_b"], ["sparse_logit"], "sparse_linear", [intAttribute("transB", 1)]),
     node("Relu", ["sparse_logit"], [HEAD_SPARSE], "sparse_relu"),
-    node("Gemm", [HEAD_INPUT, "colbert_w", "colbert_b"], [HEAD_COLBERT], "colbert_linear", [intAttribute("transB", 1)]),
   ];
-  const inits = [
-    tensorProto("sparse_w", [1, H], h.sparseWeight),
-    tensorProto("sparse_b", [1], h.sparseBias),
-    tensorProto("colbert_w", [H, H], h.colbertWeight),
-    tensorProto("colbert_b", [H], h.colbertBias),
-  ];
-  const g = graph(
-    "bge_m3_heads",
-    nodes,
-    inits,
-    [valueInfo(HEAD_INPUT, OnnxType.FLOAT, ["tokens", H])],
-    [valueInfo(HEAD_SPARSE, OnnxType.FLOAT, ["tokens", 1]), valueInfo(HEAD_COLBERT, OnnxType.FLOAT, ["tokens", H])],
-  );
+  const inits = [tensorProto("sparse_w", [1, H], h.sparseWeight), tensorProto("sparse_b", [1], h.sparseBias)];
+  const outputs = [valueInfo(HEAD_SPARSE, OnnxType.FLOAT, ["tokens", 1])];
+  if (withColbert) {
+    nodes.push(node("Gemm", [HEAD_INPUT, "colbert_w", "colbert_b"], [HEAD_COLBERT], "colbert_linear", [intAttribute("transB", 1)]));
+    inits.push(tensorProto("colbert_w", [H, H], h.colbertWeight), tensorProto("colbert_b", [H], h.colbertBias));
+    outputs.push(valueInfo(HEAD_COLBERT, OnnxType.FLOAT, ["tokens", H]));
+  }
+  const g = graph("bge_m3_heads", nodes, inits, [valueInfo(HEAD_INPUT, OnnxType.FLOAT, ["tokens", H])], outputs);
   return model(g, 13);
 }
 
