@@ -1,12 +1,12 @@
-/** The ColBERT store factory used when the caller does not pass one. */
-import { ErrorCodes, M3Error } from "../errors.js";
+/** The ColBERT store factory used when the caller does not pass one: the package's store (src/index/colbert). */
+import { createColbertStore, openColbertStore } from "./colbert/index.js";
 import type { ColbertStoreFactory } from "./colbert/types.js";
 
 export const defaultColbertFactory: ColbertStoreFactory = {
-  create() {
-    return Promise.reject(new M3Error(ErrorCodes.INVALID_ARGUMENT, "No ColBERT store is built in yet; pass options.colbertFactory."));
+  async create(dim, options) {
+    return createColbertStore({ ...options, dim });
   },
-  open() {
-    return Promise.reject(new M3Error(ErrorCodes.INVALID_ARGUMENT, "No ColBERT store is built in yet; pass options.colbertFactory."));
+  open(dir, part, options) {
+    return openColbertStore(dir, part, { cacheBytes: options?.cacheBytes });
   },
 };

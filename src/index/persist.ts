@@ -49,7 +49,10 @@ export interface LoadOptions {
   efSearch?: number;
 }
 
-const OWN_FILE = /^(docs|dense|sparse)-g(\d+)\.(bin|f32|hnsw)$/;
+const COMPACT_MIN_BYTES = 1 << 20;
+const COMPACT_LIVE_FRACTION = 0.5;
+/** Generation files of this index and of the ColBERT store: deleted after a commit unless the manifest names them. */
+const OWN_FILE = /^(?:(?:docs|dense|sparse)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:data|offsets)\.\d+\.bin)$/;
 
 /** Saves `index` into `dir` (created if needed). Concurrent mutations wait for the save. */
 export function saveIndex(index: HybridIndex, dir: string, options: SaveOptions = {}): Promise<void> {
@@ -81,7 +84,10 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
     await fs.syncFile(join(dir, graph));
     files.push(await describeFile(dir, "dense-graph", graph));
     step = "persisting the ColBERT store";
-    const colbert = await index.colbert.persist(dir, gen);
+    const cs = index.colbert.stats();
+    // Rewrite the ColBERT data file when more than half of it is dead (removed or replaced records).
+    const compact = cs.totalBytes > COMPACT_MIN_BYTES && cs.liveBytes < COMPACT_LIVE_FRACTION * cs.totalBytes;
+    const colbert = compact ? (await index.colbert.compact(dir, gen)).part : await index.colbert.persist(dir, gen);
     step = `syncing ${colbert.offsetsFile}`;
     await fs.syncFile(join(dir, colbert.offsetsFile));
     await fs.syncFile(join(dir, colbert.dataFile));
