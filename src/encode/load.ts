@@ -3,7 +3,7 @@
  * onnxruntime session(s) and, for encoder-only layouts, builds the head graph from the .pt files.
  */
 import { readFile } from "node:fs/promises";
-import { basename, relative } from "node:path";
+import { basename, dirname, relative } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { M3Tokenizer } from "../tokenize/tokenizer.js";
 import { buildHeadGraph, headsFromStateDicts } from "./onnx/head-graph.js";
@@ -58,9 +58,9 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel> {
   const t0 = Date.now();
   const files = await findModelFiles(o.modelPath, o.variant);
+  // Graphs in onnx/ and the int8/fp16 files are encoder-only: check for the heads before any slow step.
+  if (o.variant !== "fp32" || basename(dirname(files.graph)) === "onnx") await requireHeads(files);
   const [tokenizer, config] = await Promise.all([M3Tokenizer.load(files.tokenizer), readConfig(files.config)]);
-  const inOnnxFolder = basename(files.graph) !== "bge_m3_model.onnx" && basename(files.graph) !== "model.onnx";
-  if (o.variant !== "fp32" || inOnnxFolder || relative(o.modelPath, files.graph).startsWith("onnx")) await requireHeads(files);
   const opts = sessionOptions(o);
   const session = await createSession(files.graph, opts);
   const used = [files.graph, files.tokenizer, ...(files.config ? [files.config] : [])];
