@@ -64,6 +64,17 @@ export interface PretrainedOptions {
    * @default globalThis.fetch
    */
   fetch?: typeof fetch;
+  /**
+   * Attempts after the first for a request that fails with HTTP 5xx or a dropped connection
+   * (each retry resumes a partial file with a Range request).
+   * @default 5
+   */
+  maxRetries?: number;
+  /**
+   * First retry delay; it doubles on each retry (capped at 30 s).
+   * @default 500
+   */
+  retryBaseDelayMs?: number;
   /** Aborts the downloads (the error then has code ABORTED; partial files are kept for resume). */
   signal?: AbortSignal;
 }

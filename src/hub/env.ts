@@ -1,0 +1,52 @@
+/** Settings from options and the huggingface_hub environment variables. */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { PretrainedOptions } from "./types.js";
+
+export const DEFAULT_ENDPOINT = "https://huggingface.co";
+export const DEFAULT_REPO = "BAAI/bge-m3";
+/** Where int8 / fp16 encoder graphs come from when the requested repository has none. */
+export const QUANTIZED_REPO = "Xenova/bge-m3";
+/** Where sparse_linear.pt / colbert_linear.pt come from when the requested repository has none. */
+export const HEADS_REPO = "BAAI/bge-m3";
+
+export interface HubSettings {
+  cacheDir: string;
+  endpoint: string;
+  token: string | undefined;
+  offline: boolean;
+  fetch: typeof fetch;
+  maxRetries: number;
+  retryBaseDelayMs: number;
+}
+
+/** huggingface_hub's truthy spellings of an environment flag. */
+export function envTrue(value: string | undefined): boolean {
+  return value !== undefined && ["1", "on", "yes", "true"].includes(value.trim().toLowerCase());
+}
+
+const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === "" ? undefined : v);
+
+/** The hub cache folder: option, HF_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub. */
+export function hubCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (cacheDir !== undefined && cacheDir !== "") return cacheDir;
+  const explicit = nonEmpty(env["HF_HUB_CACHE"]) ?? nonEmpty(env["HUGGINGFACE_HUB_CACHE"]);
+  if (explicit !== undefined) return explicit;
+  const home = nonEmpty(env["HF_HOME"]) ?? join(nonEmpty(env["XDG_CACHE_HOME"]) ?? join(homedir(), ".cache"), "huggingface");
+  return join(home, "hub");
+}
+
+export function settingsFrom(options: PretrainedOptions, env: NodeJS.ProcessEnv = process.env): HubSettings {
+  const endpoint = (options.endpoint ?? nonEmpty(env["HF_ENDPOINT"]) ?? DEFAULT_ENDPOINT).replace(/\/+$/, "");
+  return {
+    cacheDir: hubCacheDir(options.cacheDir, env),
+    endpoint,
+    token: nonEmpty(options.token) ?? nonEmpty(env["HF_TOKEN"]) ?? nonEmpty(env["HUGGING_FACE_HUB_TOKEN"]),
+    offline: options.localFilesOnly === true || envTrue(env["HF_HUB_OFFLINE"]),
+    fetch: options.fetch ?? globalThis.fetch,
+    maxRetries: options.maxRetries ?? 5,
+    retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
+  };
+}
+
+export const COMMIT_RE = /^[0-9a-f]{40}$/;

@@ -1,0 +1,161 @@
+/** resolvePretrained: cache first, then the Hub; downloads only the files the layout needs. */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { listFiles } from "@huggingface/hub";
+import { ErrorCodes, M3Error } from "../errors.js";
+import { describe } from "../util/validate.js";
+import { exists, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir, storageFolder, writeRef } from "./cache.js";
+import { ensureBlob } from "./download.js";
+import { COMMIT_RE, DEFAULT_REPO, type HubSettings, settingsFrom } from "./env.js";
+import { type FileMetadata, abortedError, fileMetadata, statusError, withRetries, wrapNetwork } from "./http.js";
+import { type FilePick, type Plan, type TreeSource, planFiles } from "./plan.js";
+import { ProgressTracker } from "./progress.js";
+import type { HubVariant, PretrainedOptions, ResolvedPretrained } from "./types.js";
+
+const VARIANTS: readonly HubVariant[] = ["fp32", "int8", "fp16"];
+/** Folder (inside the graph repository's cache folder, next to `snapshots/`) of composed model folders. */
+export const COMPOSED_FOLDER = "langchain-m3";
+
+function checkArgs(repo: unknown, options: PretrainedOptions): void {
+  if (typeof repo !== "string" || !/^[\w.-]+(\/[\w.-]+)?$/.test(repo) || repo.split("/").some((p) => p === ".." || p === ".")) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `repo must look like "ORG/NAME" (e.g. "BAAI/bge-m3"); got ${describe(repo)}.`);
+  }
+  if (options.variant !== undefined && !VARIANTS.includes(options.variant)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `variant must be one of ${VARIANTS.join(", ")}; got ${describe(options.variant)}.`);
+  }
+  if (options.revision !== undefined && (typeof options.revision !== "string" || options.revision === "" || options.revision.includes(".."))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `revision must be a branch, tag or commit hash; got ${describe(options.revision)}.`);
+  }
+}
+
+/** The files of cached snapshots, by repo@revision. */
+function cacheTree(s: HubSettings): TreeSource {
+  return async (repo, revision) => {
+    const commit = await readRef(storageFolder(s.cacheDir, repo), revision);
+    if (commit === undefined) return undefined;
+    const files = await listFilesUnder(snapshotDir(storageFolder(s.cacheDir, repo), commit));
+    return files.length > 0 ? files : undefined;
+  };
+}
+
+/** The Hub's tree listing (through @huggingface/hub's listFiles), by repo@revision. */
+function hubTree(s: HubSettings, signal: AbortSignal | undefined): TreeSource {
+  const authFetch: typeof fetch = (input, init) =>
+    s.fetch(input, {
+      ...init,
+      signal: signal ?? null,
+      headers: { ...(init?.headers as Record<string, string> | undefined), ...(s.token ? { Authorization: `Bearer ${s.token}` } : {}) },
+    });
+  return (repo, revision) =>
+    withRetries(s, signal, async () => {
+      const out: string[] = [];
+      try {
+        for await (const e of listFiles({ repo: { type: "model", name: repo }, revision: encodeURIComponent(revision), recursive: true, hubUrl: s.endpoint, fetch: authFetch })) {
+          if (e.type === "file") out.push(e.path);
+        }
+      } catch (err) {
+        const status = (err as { statusCode?: unknown }).statusCode;
+        if (typeof status === "number") throw statusError(status, { repo, revision, path: "" });
+        throw err;
+      }
+      return out.sort();
+    });
+}
+
+/** Composes one folder of links when the files come from several repositories; else the snapshot folder. */
+async function folderFor(s: HubSettings, plan: Plan, commits: Map<string, string>): Promise<string> {
+  const graphStorage = storageFolder(s.cacheDir, plan.graphRepo);
+  const graphCommit = commits.get(plan.graphRepo) as string;
+  const repos = new Set(plan.picks.map((p) => p.repo));
+  if (repos.size === 1) return snapshotDir(graphStorage, graphCommit);
+  const key = plan.picks.map((p) => `${p.repo}@${commits.get(p.repo)}:${p.path}`).join("\n");
+  const dir = join(graphStorage, COMPOSED_FOLDER, `${plan.variant}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`);
+  for (const p of plan.picks) {
+    const target = pointerPath(storageFolder(s.cacheDir, p.repo), commits.get(p.repo) as string, p.path);
+    await linkRelative(target, join(dir, ...p.path.split("/")));
+  }
+  return dir;
+}
+
+async function fromCache(s: HubSettings, repo: string, revision: string, variant: HubVariant): Promise<ResolvedPretrained | undefined> {
+  let plan: Plan;
+  try {
+    plan = await planFiles(repo, revision, variant, cacheTree(s));
+  } catch {
+    return undefined; // not (completely) cached
+  }
+  const commits = new Map<string, string>();
+  for (const p of plan.picks) {
+    commits.set(p.repo, (await readRef(storageFolder(s.cacheDir, p.repo), p.revision)) as string);
+  }
+  const dir = await folderFor(s, plan, commits);
+  return { dir, variant, files: plan.picks.map((p) => p.path), commit: commits.get(repo) ?? (commits.get(plan.graphRepo) as string) };
+}
+
+function offlineError(s: HubSettings, repo: string, revision: string, variant: HubVariant): M3Error {
+  const rev = revision === "main" ? "" : ` --revision ${revision}`;
+  const v = variant === "fp32" ? "" : ` --variant ${variant}`;
+  return new M3Error(
+    ErrorCodes.HUB_OFFLINE,
+    `${repo}${revision === "main" ? "" : `@${revision}`} (${variant}) is not in the cache at ${s.cacheDir}, and offline mode is on ` +
+      `(HF_HUB_OFFLINE or localFilesOnly). With network access run \`m3 download ${repo}${v}${rev}\` ` +
+      `(same cache: set HF_HUB_CACHE/HF_HOME alike), or unset HF_HUB_OFFLINE.`,
+    { details: { repo, revision, variant, cacheDir: s.cacheDir } },
+  );
+}
+
+async function fromHub(s: HubSettings, repo: string, revision: string, variant: HubVariant, options: PretrainedOptions): Promise<ResolvedPretrained> {
+  const signal = options.signal;
+  const plan = await planFiles(repo, revision, variant, hubTree(s, signal));
+  const commits = new Map<string, string>();
+  const metas: Array<{ pick: FilePick; meta: FileMetadata }> = [];
+  for (const pick of plan.picks) {
+    const known = commits.get(pick.repo);
+    const rev = known ?? pick.revision;
+    const meta = await fileMetadata(s, { repo: pick.repo, revision: rev, path: pick.path }, signal);
+    if (!COMMIT_RE.test(meta.commit)) {
+      throw new M3Error(ErrorCodes.HUB_ERROR, `The Hub sent an invalid commit hash ${describe(meta.commit)} for ${pick.path} in ${pick.repo}.`);
+    }
+    if (known === undefined) commits.set(pick.repo, meta.commit);
+    metas.push({ pick, meta });
+  }
+  let total = 0;
+  for (const { pick, meta } of metas) {
+    if (!(await exists(join(storageFolder(s.cacheDir, pick.repo), "blobs", meta.etag)))) total += meta.size ?? 0;
+  }
+  const tracker = new ProgressTracker(total, options.onProgress);
+  const blobs: string[] = [];
+  for (const { pick, meta } of metas) {
+    const t = { repo: pick.repo, revision: commits.get(pick.repo) as string, path: pick.path };
+    blobs.push(await ensureBlob(s, t, meta, storageFolder(s.cacheDir, pick.repo), tracker, signal));
+  }
+  // Every blob is verified: link them (the graph last), then record the revisions.
+  for (const [i, { pick }] of metas.entries()) {
+    const storage = storageFolder(s.cacheDir, pick.repo);
+    await linkRelative(blobs[i] as string, pointerPath(storage, commits.get(pick.repo) as string, pick.path));
+  }
+  for (const pick of plan.picks) await writeRef(storageFolder(s.cacheDir, pick.repo), pick.revision, commits.get(pick.repo) as string);
+  const dir = await folderFor(s, plan, commits);
+  return { dir, variant, files: plan.picks.map((p) => p.path), commit: commits.get(repo) ?? (commits.get(plan.graphRepo) as string) };
+}
+
+/**
+ * Resolves the files of a BGE-M3 layout into the huggingface_hub cache and returns the folder to
+ * load from. A complete cached snapshot of the revision is used without contacting the Hub.
+ */
+export async function resolvePretrained(repo: string = DEFAULT_REPO, options: PretrainedOptions = {}): Promise<ResolvedPretrained> {
+  checkArgs(repo, options);
+  const variant = options.variant ?? "fp32";
+  const revision = options.revision ?? "main";
+  const s = settingsFrom(options);
+  if (options.signal?.aborted) throw abortedError(`Resolving ${repo}`);
+  const cached = await fromCache(s, repo, revision, variant);
+  if (cached !== undefined) return cached;
+  if (s.offline) throw offlineError(s, repo, revision, variant);
+  try {
+    return await fromHub(s, repo, revision, variant, options);
+  } catch (err) {
+    if (options.signal?.aborted && !(err instanceof M3Error && err.code === ErrorCodes.ABORTED)) throw abortedError(`Downloading ${repo}`, err);
+    throw wrapNetwork(err);
+  }
+}
