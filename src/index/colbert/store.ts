@@ -313,6 +313,8 @@ export class ColbertStoreImpl implements ColbertStore {
       throw err;
     }
     await syncDir(dir);
+    // `remove` is synchronous and may have run while records were being copied.
+    for (const slot of next.slotsByOffset()) if (!this.table.has(slot)) next.remove(slot);
     this.backing = new FileBacking(dir, name, file, fh, end, end);
     this.table = next;
     this.offsetsFile = undefined;

@@ -86,7 +86,7 @@ export interface ColbertStore {
   /** Forgets `slot` (its bytes are reclaimed by compaction). */
   remove(slot: number): void;
   has(slot: number): boolean;
-  /** Decoded matrix of `slot` (float32, dequantised), or undefined. */
+  /** Decoded matrix of `slot` (float32, dequantised; the pooled rows when poolFactor > 1), or undefined. */
   get(slot: number): Promise<MultiVector | undefined>;
   /** ColBERT scores (spec formula) of `query` against each slot, in the order given. Missing slot -> NaN. */
   score(query: MultiVector, slots: Uint32Array): Promise<Float32Array>;

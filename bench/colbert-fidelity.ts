@@ -1,0 +1,158 @@
+/**
+ * ColBERT storage: fidelity and cost of each codec × pool factor against float32 MaxSim.
+ *
+ *   npx tsx bench/colbert-fidelity.ts            # default: dim 1024, 300 docs of 64–256 tokens, 16 queries
+ *   npx tsx bench/colbert-fidelity.ts --small    # CI smoke: dim 128, seconds
+ *   options: --docs N --queries N --candidates N --dim N --seed N --out FILE
+ *
+ * Corpus: bench/lib/colbert-synth.ts (unit rows with a shared direction, Zipf + topic words,
+ * contextual noise; queries of 8–32 rows re-drawn from a source document). Each query reranks
+ * `candidates` documents: its source, up to 30 documents of the same topic, random others.
+ * Reference: float32 store, no pooling (= colbertScore of src/math/scores.ts to 1e-5).
+ * Measured per configuration: overlap@10 and Kendall tau-b (the configuration's scores of the
+ * reference top-10, against the reference order), stored bytes per token (records incl.
+ * headers ÷ tokens the encoder produced, i.e. before pooling) and rerank latency of one
+ * `score(query, candidates)` on the disk-backed store: cold = freshly opened store (empty LRU;
+ * the OS page cache is warm, it cannot be dropped without root), warm = records in the LRU.
+ * Pooled stores receive matrices pooled once by `poolTokens` (what `poolFactor: 2` does inside
+ * `put`), so the pooling cost is measured once and reported separately.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createColbertStore, openColbertStore, poolTokens } from "../src/index/colbert/index.js";
+import type { ColbertCodecName, ColbertManifestPart, ColbertStore } from "../src/index/colbert/index.js";
+import type { MultiVector } from "../src/types.js";
+import { kendallTauB, overlap, topK } from "./lib/colbert-rank.js";
+import type { SynthDoc } from "./lib/colbert-synth.js";
+import { mulberry32, SynthCorpus } from "./lib/colbert-synth.js";
+import { log, machineInfo, now, parseArgs, peakRssMiB, percentile, round } from "./lib/machine.js";
+
+const args = parseArgs(process.argv.slice(2));
+const small = args.small === true;
+const num = (k: string, d: number) => (typeof args[k] === "string" ? Number(args[k]) : d);
+const dim = num("dim", small ? 128 : 1024);
+const nDocs = num("docs", small ? 120 : 300);
+const nQueries = num("queries", small ? 6 : 16);
+const nCand = num("candidates", 100);
+const seed = num("seed", 7);
+const minTokens = small ? 32 : 64, maxTokens = small ? 96 : 256;
+const here = dirname(fileURLToPath(import.meta.url));
+const out = typeof args.out === "string" ? resolve(args.out) : join(here, "results", small ? "colbert-fidelity.small.json" : "colbert-fidelity.json");
+
+const CODECS: ColbertCodecName[] = ["float32", "float16", "int8", "binary"];
+const POOLS = [1, 2];
+/** Warm latency is timed on the second pass over the first few queries (their records in the LRU). */
+const WARM_QUERIES = 8;
+interface Config { codec: ColbertCodecName; pool: number; key: string; dir: string; store: ColbertStore; part?: ColbertManifestPart }
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(os.tmpdir(), "colbert-fidelity-"));
+  const machine = machineInfo();
+  log(`dim ${dim}, ${nDocs} docs (${minTokens}–${maxTokens} tokens), ${nQueries} queries × ${nCand} candidates; files in ${root}`);
+  try {
+    const configs: Config[] = [];
+    for (const pool of POOLS) {
+      for (const codec of CODECS) {
+        const key = `${codec}/pf${pool}`;
+        const dir = join(root, key.replace("/", "-"));
+        mkdirSync(dir);
+        const store = createColbertStore({ dim, codec });
+        await store.persist(dir, 0); // disk-backed from the start: puts append to the file
+        configs.push({ codec, pool, key, dir, store });
+      }
+    }
+    // ---- build ----
+    const corpus = new SynthCorpus({ dim, seed, minTokens, maxTokens, topics: Math.max(4, Math.round(nDocs / 10)) });
+    const docs: Pick<SynthDoc, "ids" | "topic">[] = [];
+    let tokens = 0, pooledTokens = 0, poolMs = 0;
+    const t0 = now();
+    for (let i = 0; i < nDocs; i++) {
+      const d = corpus.doc();
+      docs.push({ ids: d.ids, topic: d.topic });
+      tokens += d.matrix.tokens;
+      const tp = now();
+      const pooled = poolTokens(d.matrix, 2);
+      poolMs += now() - tp;
+      pooledTokens += pooled.tokens;
+      for (const c of configs) await c.store.put(i, c.pool === 1 ? d.matrix : pooled);
+    }
+    for (const c of configs) {
+      c.part = await c.store.persist(c.dir, 1);
+      await c.store.close();
+    }
+    log(`built in ${round((now() - t0) / 1000, 1)} s; ${tokens} tokens, pooled to ${pooledTokens} (pooling ${round(poolMs / nDocs, 1)} ms/doc)`);
+
+    // ---- queries and candidates ----
+    const rnd = mulberry32(seed + 1);
+    const queries: { q: MultiVector; cands: Uint32Array }[] = [];
+    for (let i = 0; i < nQueries; i++) {
+      const src = Math.floor(rnd() * nDocs);
+      const set = new Set<number>([src]);
+      for (let j = 0; j < nDocs && set.size < 31; j++) if (docs[j]!.topic === docs[src]!.topic) set.add(j);
+      while (set.size < Math.min(nCand, nDocs)) set.add(Math.floor(rnd() * nDocs));
+      queries.push({ q: corpus.query(docs[src]! as SynthDoc, corpus.int(8, 32)), cands: Uint32Array.from(set) });
+    }
+
+    // ---- score: cold (fresh store per query), then warm (one store, second pass) ----
+    const rows: Record<string, unknown>[] = [];
+    const ref: Float32Array[] = [];
+    for (const c of configs) {
+      const cold: number[] = [], warm: number[] = [], scores: Float32Array[] = [];
+      for (const { q, cands } of queries) {
+        const s = await openColbertStore(c.dir, c.part!);
+        const t = now();
+        scores.push(await s.score(q, cands));
+        cold.push(now() - t);
+        await s.close();
+      }
+      const s = await openColbertStore(c.dir, c.part!);
+      const warmSet = queries.slice(0, WARM_QUERIES);
+      for (const { q, cands } of warmSet) await s.score(q, cands);
+      for (const { q, cands } of warmSet) {
+        const t = now();
+        await s.score(q, cands);
+        warm.push(now() - t);
+      }
+      const st = s.stats();
+      await s.close();
+      if (c.key === "float32/pf1") ref.push(...scores);
+      let ov = 0, tau = 0;
+      scores.forEach((sc, i) => {
+        const rTop = topK(ref[i]!, 10);
+        ov += overlap(rTop, topK(sc, 10));
+        tau += kendallTauB(rTop.map((j) => ref[i]![j]!), rTop.map((j) => sc[j]!));
+      });
+      const row = {
+        config: c.key, codec: c.codec, poolFactor: c.pool,
+        overlapAt10: round(ov / queries.length, 3), kendallTau: round(tau / queries.length, 3),
+        bytesPerToken: round(st.liveBytes / tokens, 1),
+        storedMiB: round(st.liveBytes / 2 ** 20, 1),
+        coldMsP50: round(percentile(cold, 50), 1), warmMsP50: round(percentile(warm, 50), 1),
+        warmResidentMiB: round(st.residentBytes / 2 ** 20, 1),
+      };
+      rows.push(row);
+      log(JSON.stringify(row));
+    }
+
+    const head = "| codec | pool | overlap@10 | Kendall τ (top-10) | bytes/token | rerank 100 cold ms (p50) | warm ms (p50) |";
+    const lines = [head, "|---|---|---|---|---|---|---|", ...rows.map((r) =>
+      `| ${String(r.codec)} | ${String(r.poolFactor)} | ${String(r.overlapAt10)} | ${String(r.kendallTau)} | ${String(r.bytesPerToken)} | ${String(r.coldMsP50)} | ${String(r.warmMsP50)} |`)];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify({
+      command: `npx tsx bench/colbert-fidelity.ts ${process.argv.slice(2).join(" ")}`.trim(),
+      corpus: { dim, docs: nDocs, tokens, pooledTokens, minTokens, maxTokens, queries: nQueries, candidates: nCand, seed, poolMsPerDoc: round(poolMs / nDocs, 2) },
+      machine, peakRssMiB: peakRssMiB(), results: rows,
+    }, null, 2)}\n`);
+    log(`wrote ${out}; peak RSS ${peakRssMiB()} MiB`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
+  process.exit(1);
+});
