@@ -23,7 +23,7 @@ step typecheck npx tsc --noEmit -p tsconfig.json
 if have_python_oracle; then
   seed=${M3_FRESH_SEED:-$(( $(date +%s) % 100000 ))}
   rm -rf .tmp/fresh-fixtures
-  if step "fresh oracle model (seed $seed)" bash scripts/fixtures/make-fixtures.sh .tmp/fresh-fixtures "$seed" --fresh; then
+  if step "fresh oracle model (seed $seed)" bash scripts/fixtures/make-fixtures.sh .tmp/fresh-fixtures "$seed" --hidden 48 --layers 3; then
     export M3_EXTRA_FIXTURES="$PWD/.tmp/fresh-fixtures"
   fi
 elif [ "${CI:-}" = true ]; then
