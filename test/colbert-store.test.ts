@@ -195,6 +195,27 @@ describe("ColBERT store", () => {
     expect(Array.from(await r.score(q, allSlots(8)))).toEqual(Array.from(await s.score(q, allSlots(8))));
   });
 
+  it("concurrent puts, scores and a compaction stay consistent", async () => {
+    const { docs, q } = corpus(24, 11);
+    const s = track(createColbertStore({ dim: DIM, codec: "float32" }));
+    await s.persist(dir, 1);
+    await Promise.all(docs.map((d, i) => s.put(i, d))); // not awaited one by one
+    await s.put(5, docs[6]!); // replace
+    const exact = docs.map((d, i) => colbertScore(q, i === 5 ? docs[6]! : d));
+    const [a, compaction, b] = await Promise.all([
+      s.score(q, allSlots(24)),
+      (async () => { s.remove(7); return s.compact(dir, 2); })(),
+      s.score(q, allSlots(24)),
+    ]);
+    for (const got of [a, b, await s.score(q, allSlots(24))]) {
+      exact.forEach((e, i) => { if (i !== 7) expect(Math.abs(got[i]! - e)).toBeLessThan(1e-5); });
+    }
+    expect(compaction.part.liveSlots).toBe(23);
+    const r = track(await openColbertStore(dir, compaction.part));
+    expect(r.has(7)).toBe(false);
+    expect(Math.abs((await r.score(q, Uint32Array.of(5)))[0]! - exact[5]!)).toBeLessThan(1e-5);
+  });
+
   it("in-memory stores reclaim removed records by themselves", async () => {
     const big = randomMatrix(400, 1024, 3); // 1.6 MB per float32 record
     const s = track(createColbertStore({ dim: 1024, codec: "float32" }));

@@ -18,6 +18,7 @@
  *    `openColbertStore` ignores (and truncates before its first append).
  * `compact(dir, g)` follows the same steps with its `part`; it rewrites live records into a new
  * `colbert-data.<g>.bin` and never deletes the old file itself.
+ * One writer per directory: two stores opened on the same files must not both `put`.
  */
 import type { MultiVector } from "../../types.js";
 
