@@ -107,7 +107,9 @@ async function fetchBlob(
       if (code === "ENOSPC" || code === "EACCES" || code === "EROFS" || code === "EDQUOT" || code === "EIO") {
         throw ioError(err, `Writing ${incomplete} (${t.path} from ${t.repo})`);
       }
-      throw err;
+      if (signal?.aborted || err instanceof M3Error) throw err;
+      const why = (err as { cause?: { code?: string } }).cause?.code ?? code ?? String(err);
+      throw new RetryableError(`The connection dropped while downloading ${t.path} from ${t.repo} (${why}) at byte ${onDisk}.`, { cause: err });
     }
     const got = await sizeOf(incomplete);
     if (meta.size !== undefined && got !== meta.size) {

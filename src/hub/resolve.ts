@@ -40,12 +40,16 @@ function cacheTree(s: HubSettings): TreeSource {
 
 /** The Hub's tree listing (through @huggingface/hub's listFiles), by repo@revision. */
 function hubTree(s: HubSettings, signal: AbortSignal | undefined): TreeSource {
-  const authFetch: typeof fetch = (input, init) =>
-    s.fetch(input, {
+  let hubErrorCode: string | null = null;
+  const authFetch: typeof fetch = async (input, init) => {
+    const res = await s.fetch(input, {
       ...init,
       signal: signal ?? null,
       headers: { ...(init?.headers as Record<string, string> | undefined), ...(s.token ? { Authorization: `Bearer ${s.token}` } : {}) },
     });
+    hubErrorCode = res.headers.get("x-error-code");
+    return res;
+  };
   return (repo, revision) =>
     withRetries(s, signal, async () => {
       const out: string[] = [];
@@ -55,7 +59,7 @@ function hubTree(s: HubSettings, signal: AbortSignal | undefined): TreeSource {
         }
       } catch (err) {
         const status = (err as { statusCode?: unknown }).statusCode;
-        if (typeof status === "number") throw statusError(status, { repo, revision, path: "" });
+        if (typeof status === "number") throw statusError(status, { repo, revision, path: "" }, hubErrorCode);
         throw err;
       }
       return out.sort();
