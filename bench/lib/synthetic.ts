@@ -119,13 +119,21 @@ export class SyntheticCorpus {
   private colbertRows(rng: Rng, tokens: number[], dense: Float32Array): MultiVector {
     const d = this.dim;
     const data = new Float32Array(tokens.length * d);
+    const T = this.prototypes;
+    const N = this.noise;
+    const { token: a, dense: b, noise: c } = COLBERT_MIX;
     for (let j = 0; j < tokens.length; j++) {
       const p = (hash32(tokens[j]!) % PROTOTYPES) * d;
-      this.mix(data, j * d, [
-        [COLBERT_MIX.token, this.prototypes, p],
-        [COLBERT_MIX.dense, dense, 0],
-        [COLBERT_MIX.noise, this.noise, this.noiseOffset(rng)],
-      ]);
+      const o = this.noiseOffset(rng);
+      const r = j * d;
+      let s = 0;
+      for (let i = 0; i < d; i++) {
+        const x = a * T[p + i]! + b * dense[i]! + c * N[o + i]!;
+        data[r + i] = x;
+        s += x * x;
+      }
+      const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+      for (let i = 0; i < d; i++) data[r + i] = data[r + i]! * inv;
     }
     return { data, tokens: tokens.length, dim: d };
   }
@@ -157,7 +165,8 @@ export class SyntheticCorpus {
     return { rng, cluster, ids, weights, seq };
   }
 
-  doc(i: number): SyntheticDoc {
+  /** Document i; with `colbert: false` its ColBERT matrix is left empty (0 rows), which is much faster. */
+  doc(i: number, opts: { colbert?: boolean } = {}): SyntheticDoc {
     const { rng, cluster, ids, weights, seq } = this.docTokens(i);
     const dense = new Float32Array(this.dim);
     this.mix(dense, 0, [
@@ -165,7 +174,7 @@ export class SyntheticCorpus {
       [DENSE_MIX.cluster, this.centroids[cluster]!, 0],
       [DENSE_MIX.noise, this.noise, this.noiseOffset(rng)],
     ]);
-    const colbert = this.colbertRows(rng, seq, dense);
+    const colbert = opts.colbert === false ? { data: new Float32Array(0), tokens: 0, dim: this.dim } : this.colbertRows(rng, seq, dense);
     return {
       index: i,
       id: docId(i),
@@ -190,7 +199,7 @@ export class SyntheticCorpus {
     const weights = ids.map(() => 0.05 + 0.3 * rng.next());
     const seq = ids.slice();
     while (seq.length < nq) seq.push(ids[rng.int(0, ids.length - 1)]!);
-    const targetDense = this.doc(target).encoding.dense;
+    const targetDense = this.doc(target, { colbert: false }).encoding.dense;
     const dense = new Float32Array(this.dim);
     this.mix(dense, 0, [
       [1, targetDense, 0],

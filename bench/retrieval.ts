@@ -1,0 +1,439 @@
+/**
+ * Retrieval benchmark on synthetic corpora with BGE-M3-like statistics (bench/lib/synthetic.ts).
+ *
+ *   npx tsx bench/retrieval.ts --sizes 10000,100000 [--queries 200 --gt-queries 40
+ *        --lc-queries 50 --codec int8 --dim 1024 --work bench/models/work --out-dir bench/results]
+ *
+ * For each size, two child processes (each with its own peak RSS):
+ *   m3         HybridIndex (HNSW dense + inverted sparse + disk-backed ColBERT store, default
+ *              codec unless --codec) built document by document; saved; reloaded; queried with
+ *              `searchWithStats` (k 10, default candidates and weights). In the same pass over
+ *              the corpus it computes the ground truth: exhaustive fused scoring
+ *              (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim over every document) for the first
+ *              --gt-queries queries, the MaxSim through an onnxruntime Gemm (chunks of documents).
+ *   langchain  the same documents through LangChain.js's existing way: HNSWLib
+ *              (@langchain/community) over the dense vectors + BM25Retriever over the token
+ *              strings, fused by EnsembleRetriever (@langchain/classic, weighted RRF), each
+ *              retriever asked for as many candidates as ours (100), cut to 10.
+ * Query encoding is excluded everywhere (queries are given as encodings / looked up vectors).
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB, summary } from "./lib/machine.js";
+import { docId, SyntheticCorpus, type SyntheticDoc, type SyntheticQuery } from "./lib/synthetic.js";
+
+const K = 10;
+const WEIGHTS = { dense: 0.4, sparse: 0.2, colbert: 0.4 };
+/** Documents generated, indexed and scored for the ground truth at a time. */
+const CHUNK = 128;
+/** The ColBERT store goes disk-backed at the first save; the build saves once after this many documents. */
+const FIRST_SAVE_AFTER = 1000;
+
+interface GroundTruth {
+  docs: number;
+  queries: number[];
+  top: string[][];
+  /** fused score of the 10th document, per query */
+  tenth: number[];
+}
+
+function sparseDot(a: { indices: Uint32Array; values: Float32Array }, b: { indices: Uint32Array; values: Float32Array }): number {
+  let i = 0;
+  let j = 0;
+  let s = 0;
+  while (i < a.indices.length && j < b.indices.length) {
+    const x = a.indices[i]!;
+    const y = b.indices[j]!;
+    if (x === y) s += a.values[i++]! * b.values[j++]!;
+    else if (x < y) i++;
+    else j++;
+  }
+  return s;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function topIds(scores: Float32Array, k: number): { ids: string[]; tenth: number } {
+  const idx = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, k);
+  return { ids: idx.map(docId), tenth: scores[idx[idx.length - 1]!]! };
+}
+
+function dirBytes(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of readdirSync(dir)) {
+    const st = statSync(join(dir, f));
+    if (!st.isFile()) continue;
+    const role = f.startsWith("colbert-data") ? "colbert" : f.startsWith("colbert-offsets") ? "colbertOffsets" : f.split(/[-.]/)[0]!;
+    out[role] = (out[role] ?? 0) + st.size;
+  }
+  out.total = Object.values(out).reduce((a, b) => a + b, 0);
+  return out;
+}
+
+/** Exhaustive fused ground truth, accumulated chunk by chunk. */
+class GroundTruthBuilder {
+  private readonly dense: Float32Array[];
+  private readonly sparse: Float32Array[];
+  private readonly colbert: Float32Array[];
+  private readonly rows: Float32Array;
+  private readonly rowStart: number[] = [];
+  private readonly totalRows: number;
+  seconds = 0;
+  private constructor(
+    private readonly queries: SyntheticQuery[],
+    private readonly docs: number,
+    private readonly dim: number,
+    private readonly scorer: import("./lib/onnx-matmul.js").RowScorer,
+  ) {
+    this.dense = queries.map(() => new Float32Array(docs));
+    this.sparse = queries.map(() => new Float32Array(docs));
+    this.colbert = queries.map(() => new Float32Array(docs));
+    let r = 0;
+    for (const q of queries) {
+      this.rowStart.push(r);
+      r += q.encoding.colbert.tokens;
+    }
+    this.rowStart.push(r);
+    this.totalRows = r;
+    this.rows = new Float32Array(r * dim);
+    queries.forEach((q, i) => this.rows.set(q.encoding.colbert.data, this.rowStart[i]! * dim));
+  }
+  static async create(queries: SyntheticQuery[], docs: number, dim: number, threads: number): Promise<GroundTruthBuilder> {
+    const { RowScorer } = await import("./lib/onnx-matmul.js");
+    return new GroundTruthBuilder(queries, docs, dim, await RowScorer.create(threads));
+  }
+  async add(chunk: SyntheticDoc[]): Promise<void> {
+    if (this.queries.length === 0) return;
+    const t = now();
+    const d = this.dim;
+    let total = 0;
+    for (const doc of chunk) total += doc.encoding.colbert.tokens;
+    const b = new Float32Array(total * d);
+    let off = 0;
+    for (const doc of chunk) {
+      b.set(doc.encoding.colbert.data, off * d);
+      off += doc.encoding.colbert.tokens;
+    }
+    const c = await this.scorer.scores(this.rows, this.totalRows, b, total, d);
+    this.queries.forEach((q, qi) => {
+      const r0 = this.rowStart[qi]!;
+      const r1 = this.rowStart[qi + 1]!;
+      let start = 0;
+      for (const doc of chunk) {
+        const n = doc.encoding.colbert.tokens;
+        let sum = 0;
+        for (let r = r0; r < r1; r++) {
+          const base = r * total + start;
+          let m = -Infinity;
+          for (let j = 0; j < n; j++) if (c[base + j]! > m) m = c[base + j]!;
+          sum += m;
+        }
+        this.colbert[qi]![doc.index] = sum / (r1 - r0);
+        this.dense[qi]![doc.index] = dot(q.encoding.dense, doc.encoding.dense);
+        this.sparse[qi]![doc.index] = sparseDot(q.encoding.sparse, doc.encoding.sparse);
+        start += n;
+      }
+    });
+    this.seconds += (now() - t) / 1000;
+  }
+  result(): GroundTruth {
+    const wsum = WEIGHTS.dense + WEIGHTS.sparse + WEIGHTS.colbert;
+    const top: string[][] = [];
+    const tenth: number[] = [];
+    this.queries.forEach((_, qi) => {
+      const f = new Float32Array(this.docs);
+      for (let i = 0; i < this.docs; i++) {
+        f[i] = (WEIGHTS.dense * this.dense[qi]![i]! + WEIGHTS.sparse * this.sparse[qi]![i]! + WEIGHTS.colbert * this.colbert[qi]![i]!) / wsum;
+      }
+      const t = topIds(f, K);
+      top.push(t.ids);
+      tenth.push(t.tenth);
+    });
+    return { docs: this.docs, queries: this.queries.map((q) => q.index), top, tenth };
+  }
+  release(): Promise<void> {
+    return this.scorer.release();
+  }
+}
+
+function recallAt(found: string[], truth: string[]): number {
+  const t = new Set(truth.slice(0, K));
+  return found.slice(0, K).filter((id) => t.has(id)).length / K;
+}
+
+function stageSummary(xs: number[]): { p50: number; p99: number; mean: number } {
+  const s = summary(xs);
+  return { p50: round(s.p50), p99: round(s.p99), mean: round(s.mean) };
+}
+
+async function runM3(a: Record<string, string | true>): Promise<unknown> {
+  const { HybridIndex } = await import("../src/index/hybrid-index.js");
+  const { saveIndex, loadIndex } = await import("../src/index/persist.js");
+  const { searchWithStats } = await import("../src/retrieve/search.js");
+  const colbertMod = await import("../src/index/colbert/index.js");
+  const factory = {
+    create: (dim: number, o?: object) => Promise.resolve(colbertMod.createColbertStore({ dim, ...o })),
+    open: (dir: string, part: Parameters<typeof colbertMod.openColbertStore>[1], o?: object) => colbertMod.openColbertStore(dir, part, o),
+  };
+  const docs = Number(a.docs);
+  const nQ = Number(a.queries ?? 200);
+  const nGT = Math.min(nQ, Number(a["gt-queries"] ?? 40));
+  const threads = Number(a.threads ?? machineInfo().nproc);
+  const dir = String(a.dir);
+  const codec = typeof a.codec === "string" ? a.codec : undefined;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const baseRss = rssMiB();
+
+  const corpus = new SyntheticCorpus({ docs, dim: Number(a.dim ?? 1024) });
+  const queries = Array.from({ length: nQ }, (_, q) => corpus.query(q));
+  const gt = await GroundTruthBuilder.create(queries.slice(0, nGT), docs, corpus.dim, threads);
+  const fingerprint = { layout: "synthetic", hiddenSize: corpus.dim, vocabSize: corpus.vocab, tokenizerSha256: "synthetic" };
+  const index = await HybridIndex.create(fingerprint, { colbertFactory: factory, ...(codec ? { colbert: { codec: codec as "int8" } } : {}) });
+  let genSeconds = 0;
+  let buildSeconds = 0;
+  let colbertTokens = 0;
+  let sparseTerms = 0;
+  let saved = false;
+  log(`m3 ${docs}: building (${nGT} ground-truth queries)`);
+  for (let start = 0; start < docs; start += CHUNK) {
+    let t = now();
+    const chunk: SyntheticDoc[] = [];
+    for (let i = start; i < Math.min(docs, start + CHUNK); i++) chunk.push(corpus.doc(i));
+    genSeconds += (now() - t) / 1000;
+    t = now();
+    await index.upsert(chunk.map((d) => ({ id: d.id, pageContent: d.text, metadata: { cluster: d.cluster }, encoding: d.encoding })));
+    if (!saved && start + CHUNK >= Math.min(FIRST_SAVE_AFTER, docs)) {
+      await saveIndex(index, dir); // from here on the ColBERT matrices are appended to disk
+      saved = true;
+    }
+    buildSeconds += (now() - t) / 1000;
+    for (const d of chunk) {
+      colbertTokens += d.encoding.colbert.tokens;
+      sparseTerms += d.encoding.sparse.indices.length;
+    }
+    await gt.add(chunk);
+    if ((start / CHUNK) % 100 === 0) log(`m3 ${docs}: ${start + chunk.length} docs, build ${buildSeconds.toFixed(1)} s, gen ${genSeconds.toFixed(1)} s, gt ${gt.seconds.toFixed(1)} s, rss ${rssMiB()} MiB`);
+  }
+  await gt.release();
+  const truth = gt.result();
+  writeFileSync(join(dir, "..", `gt-${docs}.json`), JSON.stringify(truth));
+  let t = now();
+  await saveIndex(index, dir);
+  const saveSeconds = (now() - t) / 1000;
+  const stats = index.stats();
+  const rssAfterBuild = rssMiB();
+  await index.close();
+  const disk = dirBytes(dir);
+
+  t = now();
+  const loaded = await loadIndex(dir, { colbertFactory: factory });
+  const loadSeconds = (now() - t) / 1000;
+  const rssAfterLoad = rssMiB();
+  log(`m3 ${docs}: built in ${buildSeconds.toFixed(1)} s, saved ${saveSeconds.toFixed(1)} s, loaded ${loadSeconds.toFixed(1)} s; querying`);
+
+  for (let i = 0; i < Math.min(5, nQ); i++) await searchWithStats(loaded, queries[i]!.encoding, { k: K });
+  const e2e: number[] = [];
+  const stage = { dense: [] as number[], sparse: [] as number[], colbert: [] as number[], scoreAndFuse: [] as number[] };
+  const pool: number[] = [];
+  const recalls: number[] = [];
+  for (const q of queries) {
+    const t0 = now();
+    const { hits, stats: s } = await searchWithStats(loaded, q.encoding, { k: K });
+    e2e.push(now() - t0);
+    stage.dense.push(s.timings.dense);
+    stage.sparse.push(s.timings.sparse);
+    stage.colbert.push(s.timings.colbert);
+    stage.scoreAndFuse.push(s.timings.score + s.timings.fuse + s.timings.filter);
+    pool.push(s.poolSize);
+    if (q.index < nGT) recalls.push(recallAt(hits.map((h) => h.id), truth.top[q.index]!));
+  }
+  await loaded.close();
+  const n = docs;
+  return {
+    system: "m3",
+    docs,
+    corpus: { colbertTokensPerDoc: round(colbertTokens / n, 1), sparseTermsPerDoc: round(sparseTerms / n, 1), clusters: corpus.clusters, dim: corpus.dim, vocab: corpus.vocab },
+    codec: stats.colbert.codec,
+    buildSeconds: round(buildSeconds, 2),
+    docsPerSecond: round(n / buildSeconds, 1),
+    generateSeconds: round(genSeconds, 2),
+    groundTruthSeconds: round(gt.seconds, 2),
+    saveSeconds: round(saveSeconds, 2),
+    loadSeconds: round(loadSeconds, 2),
+    memoryBytesPerDoc: {
+      dense: round((stats.dense.vectorBytes + stats.dense.graphBytes) / n, 1),
+      denseVectors: round(stats.dense.vectorBytes / n, 1),
+      denseGraph: round(stats.dense.graphBytes / n, 1),
+      sparse: round((stats.sparse.postingsBytes + stats.sparse.forwardBytes) / n, 1),
+      colbertResident: round(stats.colbert.residentBytes / n, 1),
+      colbertOnDisk: round(stats.colbert.liveBytes / n, 1),
+      docs: round(stats.docBytes / n, 1),
+    },
+    diskBytes: disk,
+    diskBytesPerDoc: round(disk.total! / n, 1),
+    rssMiB: { base: baseRss, afterBuild: rssAfterBuild, afterLoad: rssAfterLoad },
+    latencyMs: {
+      queries: queries.length,
+      endToEnd: stageSummary(e2e),
+      dense: stageSummary(stage.dense),
+      sparse: stageSummary(stage.sparse),
+      rerankColbert: stageSummary(stage.colbert),
+      scoreAndFuse: stageSummary(stage.scoreAndFuse),
+    },
+    poolSize: stageSummary(pool),
+    recallAt10: { queries: recalls.length, mean: round(recalls.reduce((x, y) => x + y, 0) / Math.max(1, recalls.length)), min: Math.min(...recalls) },
+    peakRssMiB: peakRssMiB(),
+    note: "peak RSS includes the ground-truth buffers (3 score arrays per ground-truth query, one Gemm chunk)",
+  };
+}
+
+async function runLangChain(a: Record<string, string | true>): Promise<unknown> {
+  const { HNSWLib } = await import("@langchain/community/vectorstores/hnswlib");
+  const { BM25Retriever } = await import("@langchain/community/retrievers/bm25");
+  const { EnsembleRetriever } = await import("@langchain/classic/retrievers/ensemble");
+  const { Document } = await import("@langchain/core/documents");
+  const { Embeddings } = await import("@langchain/core/embeddings");
+  const docs = Number(a.docs);
+  const nQ = Number(a["lc-queries"] ?? 50);
+  const candidates = 100;
+  const dir = String(a.dir);
+  const truth = JSON.parse(readFileSync(join(dir, "..", `gt-${docs}.json`), "utf8")) as GroundTruth;
+  const baseRss = rssMiB();
+  const corpus = new SyntheticCorpus({ docs, dim: Number(a.dim ?? 1024) });
+  const queries = Array.from({ length: nQ }, (_, q) => corpus.query(q));
+  const lookup = new Map(queries.map((q) => [q.text, Array.from(q.encoding.dense)]));
+  class LookupEmbeddings extends Embeddings {
+    constructor() {
+      super({});
+    }
+    embedQuery(text: string): Promise<number[]> {
+      const v = lookup.get(text);
+      if (!v) throw new Error("unknown query");
+      return Promise.resolve(v);
+    }
+    embedDocuments(): Promise<number[][]> {
+      throw new Error("documents are added as vectors");
+    }
+  }
+  let t = now();
+  const vectors: number[][] = [];
+  const documents: InstanceType<typeof Document>[] = [];
+  for (let i = 0; i < docs; i++) {
+    const d = corpus.doc(i, { colbert: false });
+    vectors.push(Array.from(d.encoding.dense));
+    documents.push(new Document({ id: d.id, pageContent: d.text, metadata: { id: d.id, cluster: d.cluster } }));
+  }
+  const genSeconds = (now() - t) / 1000;
+  log(`langchain ${docs}: building HNSWLib`);
+  t = now();
+  const store = new HNSWLib(new LookupEmbeddings(), { space: "cosine", numDimensions: corpus.dim });
+  await store.addVectors(vectors, documents);
+  const bm25 = BM25Retriever.fromDocuments(documents, { k: candidates });
+  const buildSeconds = (now() - t) / 1000;
+  vectors.length = 0;
+  const rssAfterBuild = rssMiB();
+  const dense = store.asRetriever({ k: candidates });
+  const ensemble = new EnsembleRetriever({ retrievers: [dense, bm25], weights: [0.5, 0.5] });
+  t = now();
+  rmSync(dir, { recursive: true, force: true });
+  await store.save(dir);
+  const saveSeconds = (now() - t) / 1000;
+  const disk = dirBytes(dir);
+  log(`langchain ${docs}: built in ${buildSeconds.toFixed(1)} s; querying ${nQ}`);
+  await ensemble.invoke(queries[0]!.text);
+  const e2e: number[] = [];
+  const stage = { dense: [] as number[], sparse: [] as number[] };
+  const recalls: number[] = [];
+  for (const q of queries) {
+    let t0 = now();
+    await dense.invoke(q.text);
+    stage.dense.push(now() - t0);
+    t0 = now();
+    await bm25.invoke(q.text);
+    stage.sparse.push(now() - t0);
+    t0 = now();
+    const res = await ensemble.invoke(q.text);
+    e2e.push(now() - t0);
+    const gi = truth.queries.indexOf(q.index);
+    if (gi >= 0) recalls.push(recallAt(res.slice(0, K).map((d) => String(d.metadata.id)), truth.top[gi]!));
+  }
+  return {
+    system: "langchain",
+    docs,
+    components: "HNSWLib (@langchain/community, hnswlib-node, cosine, M 16, efConstruction 200) + BM25Retriever (@langchain/community) -> EnsembleRetriever (@langchain/classic, weighted RRF 0.5/0.5, c 60)",
+    candidatesPerRetriever: candidates,
+    buildSeconds: round(buildSeconds, 2),
+    docsPerSecond: round(docs / buildSeconds, 1),
+    generateSeconds: round(genSeconds, 2),
+    saveSeconds: round(saveSeconds, 2),
+    diskBytes: disk,
+    diskBytesPerDoc: round(disk.total! / docs, 1),
+    rssMiB: { base: baseRss, afterBuild: rssAfterBuild },
+    memoryBytesPerDocRss: round(((rssAfterBuild - baseRss) * 2 ** 20) / docs, 1),
+    latencyMs: { queries: queries.length, endToEnd: stageSummary(e2e), dense: stageSummary(stage.dense), sparse: stageSummary(stage.sparse) },
+    recallAt10: { queries: recalls.length, mean: round(recalls.reduce((x, y) => x + y, 0) / Math.max(1, recalls.length)), min: Math.min(...recalls) },
+    peakRssMiB: peakRssMiB(),
+    note: "no ColBERT stage exists in this stack; BM25 re-tokenises every document on each query (BM25Retriever's design)",
+  };
+}
+
+function child(args: string[]): Promise<unknown> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [...process.execArgv, "--max-old-space-size=16384", fileURLToPath(import.meta.url), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("exit", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("@@RESULT "));
+      if (code === 0 && line) res(JSON.parse(line.slice(9)));
+      else rej(new Error(`${args.join(" ")} exited with ${code}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  if (a.system === "m3" || a.system === "langchain") {
+    const r = a.system === "m3" ? await runM3(a) : await runLangChain(a);
+    process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  const sizes = String(a.sizes ?? "10000,100000").split(",").map(Number);
+  const work = String(a.work ?? "bench/models/work");
+  const outDir = String(a["out-dir"] ?? "bench/results");
+  mkdirSync(outDir, { recursive: true });
+  let failed = false;
+  for (const docs of sizes) {
+    const machine = machineInfo();
+    log(`retrieval ${docs} docs; ${machine.uptime}`);
+    const pass = ["queries", "gt-queries", "lc-queries", "codec", "threads", "dim"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : []));
+    const result: Record<string, unknown> = { kind: "retrieval", docs, machine, weights: WEIGHTS, k: K };
+    for (const system of ["m3", "langchain"]) {
+      try {
+        result[system] = await child(["--system", system, "--docs", String(docs), "--dir", join(work, `${system}-${docs}`), ...pass]);
+      } catch (err) {
+        log(`${system} ${docs} failed: ${(err as Error).message}`);
+        result[system] = { error: (err as Error).message };
+        failed = true;
+        if (system === "m3") break;
+      }
+    }
+    result.machineAtEnd = { uptime: machineInfo().uptime };
+    const file = join(outDir, `retrieval-${docs}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 1) + "\n");
+    log(`wrote ${file}`);
+    if (a.keep !== true) rmSync(work, { recursive: true, force: true });
+  }
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
