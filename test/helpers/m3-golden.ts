@@ -18,6 +18,7 @@ export interface GoldenCase {
 
 export interface Golden {
   hidden: number;
+  vocab: number;
   fullMaxLength: number;
   tolerance: number;
   cases: GoldenCase[];
@@ -61,7 +62,7 @@ export function readGolden(path: string): Golden {
     sparse: new Map(Object.entries(c.sparse as Record<string, number>).map(([k, v]) => [Number(k), v])),
     colbert: { data: f32.slice(c.colbert.offset, c.colbert.offset + c.colbert.rows * c.colbert.dim), rows: c.colbert.rows, dim: c.colbert.dim },
   }));
-  const g = { hidden: j.model.hidden_size, fullMaxLength: j.fullMaxLength, tolerance: j.tolerance, cases, pairs: j.pairs };
+  const g = { hidden: j.model.hidden_size, vocab: j.model.vocab_size, fullMaxLength: j.fullMaxLength, tolerance: j.tolerance, cases, pairs: j.pairs };
   goldenCache.set(path, g);
   return g;
 }
