@@ -18,6 +18,7 @@ export class M3Encoder implements M3EncoderLike {
   private model: LoadedModel | undefined;
   private disposed = false;
   private readonly queue = new SerialQueue();
+  private readonly active = new Set<Promise<void>>();
 
   /** Validates the options; the model is loaded on first use or by `load()`. */
   constructor(options: M3EncoderOptions) {
@@ -63,11 +64,13 @@ export class M3Encoder implements M3EncoderLike {
   }
 
   /** Token ids per text (`<s> … </s>` included), truncated to `maxLength`. */
-  async tokenize(texts: string[], options: Pick<EncodeOptions, "maxLength"> = {}): Promise<Int32Array[]> {
-    checkTexts("texts", texts);
-    const maxLength = this.checkMaxLength(options.maxLength);
-    const m = await this.loaded();
-    return m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
+  tokenize(texts: string[], options: Pick<EncodeOptions, "maxLength"> = {}): Promise<Int32Array[]> {
+    return this.track(async () => {
+      checkTexts("texts", texts);
+      const maxLength = this.checkMaxLength(options.maxLength);
+      const m = await this.loaded();
+      return m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
+    });
   }
 
   /** The token string of an id (after loading), or undefined. */
@@ -76,8 +79,25 @@ export class M3Encoder implements M3EncoderLike {
   }
 
   /** Encodes `texts`; every requested output is present on every encoding, in input order. */
-  async encode(texts: string[], options: EncodeOptions = {}): Promise<M3Encoding[]> {
-    this.checkAlive();
+  encode(texts: string[], options: EncodeOptions = {}): Promise<M3Encoding[]> {
+    return this.track(() => this.encodeNow(texts, options));
+  }
+
+  /** Runs `job` as an in-flight call that dispose() waits for. */
+  private track<T>(job: () => Promise<T>): Promise<T> {
+    try {
+      this.checkAlive();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const p = job();
+    const settled = p.then(() => undefined, () => undefined);
+    this.active.add(settled);
+    void settled.then(() => this.active.delete(settled));
+    return p;
+  }
+
+  private async encodeNow(texts: string[], options: EncodeOptions): Promise<M3Encoding[]> {
     checkTexts("texts", texts);
     if (typeof options !== "object" || options === null) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "encode options must be an object such as { dense: true, maxLength: 512 }.");
@@ -87,12 +107,10 @@ export class M3Encoder implements M3EncoderLike {
     if (texts.length === 0) return [];
     const m = await this.loaded();
     const ids = await m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
-    this.checkAlive();
     const o = this.options;
     const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize);
     o.logger.debug?.("bge-m3 encode", { texts: texts.length, batches: batches.length });
     const out = new Array<M3Encoding>(texts.length);
-    // Queue every batch now, so dispose() (which waits for the queue) never cuts a call short.
     await Promise.all(
       batches.map((batch) =>
         this.queue
@@ -103,13 +121,14 @@ export class M3Encoder implements M3EncoderLike {
     return out;
   }
 
-  /** Releases the sessions after the queued runs finish. Later calls throw DISPOSED. Idempotent. */
+  /** Refuses new calls, lets the calls in flight finish, then releases the sessions. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     const loading = this.loading;
     if (loading === undefined) return;
     const m = await loading.catch(() => undefined);
+    await Promise.all(this.active);
     await this.queue.idle();
     await m?.runner.release();
     this.model = undefined;
