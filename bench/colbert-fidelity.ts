@@ -13,7 +13,9 @@
  * reference top-10, against the reference order), stored bytes per token (records incl.
  * headers ÷ tokens the encoder produced, i.e. before pooling) and rerank latency of one
  * `score(query, candidates)` on the disk-backed store: cold = freshly opened store (empty LRU;
- * the OS page cache is warm, it cannot be dropped without root), warm = records in the LRU.
+ * the OS page cache is warm, it cannot be dropped without root), warm = records in the LRU;
+ * wall and CPU time (CPU time is the steadier figure on a shared machine). source@1: share of
+ * queries whose source document ranks first (a relevance check beside the agreement ones).
  * Pooled stores receive matrices pooled once by `poolTokens` (what `poolFactor: 2` does inside
  * `put`), so the pooling cost is measured once and reported separately.
  */
@@ -46,6 +48,12 @@ const POOLS = [1, 2];
 /** Warm latency is timed on the second pass over the first few queries (their records in the LRU). */
 const WARM_QUERIES = 8;
 interface Config { codec: ColbertCodecName; pool: number; key: string; dir: string; store: ColbertStore; part?: ColbertManifestPart }
+
+/** CPU milliseconds (user + system, all threads) since `since`: less sensitive than wall time to other load on a shared machine. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(os.tmpdir(), "colbert-fidelity-"));
@@ -86,40 +94,43 @@ async function main(): Promise<void> {
 
     // ---- queries and candidates ----
     const rnd = mulberry32(seed + 1);
-    const queries: { q: MultiVector; cands: Uint32Array }[] = [];
+    const queries: { q: MultiVector; cands: Uint32Array; src: number }[] = [];
     for (let i = 0; i < nQueries; i++) {
       const src = Math.floor(rnd() * nDocs);
       const set = new Set<number>([src]);
       for (let j = 0; j < nDocs && set.size < 31; j++) if (docs[j]!.topic === docs[src]!.topic) set.add(j);
       while (set.size < Math.min(nCand, nDocs)) set.add(Math.floor(rnd() * nDocs));
-      queries.push({ q: corpus.query(docs[src]! as SynthDoc, corpus.int(8, 32)), cands: Uint32Array.from(set) });
+      queries.push({ q: corpus.query(docs[src]! as SynthDoc, corpus.int(8, 32)), cands: Uint32Array.from(set), src });
     }
 
     // ---- score: cold (fresh store per query), then warm (one store, second pass) ----
     const rows: Record<string, unknown>[] = [];
     const ref: Float32Array[] = [];
     for (const c of configs) {
-      const cold: number[] = [], warm: number[] = [], scores: Float32Array[] = [];
+      const cold: number[] = [], coldCpu: number[] = [], warm: number[] = [], warmCpu: number[] = [], scores: Float32Array[] = [];
       for (const { q, cands } of queries) {
         const s = await openColbertStore(c.dir, c.part!);
-        const t = now();
+        const t = now(), u = process.cpuUsage();
         scores.push(await s.score(q, cands));
         cold.push(now() - t);
+        coldCpu.push(cpuMs(u));
         await s.close();
       }
       const s = await openColbertStore(c.dir, c.part!);
       const warmSet = queries.slice(0, WARM_QUERIES);
       for (const { q, cands } of warmSet) await s.score(q, cands);
       for (const { q, cands } of warmSet) {
-        const t = now();
+        const t = now(), u = process.cpuUsage();
         await s.score(q, cands);
         warm.push(now() - t);
+        warmCpu.push(cpuMs(u));
       }
       const st = s.stats();
       await s.close();
       if (c.key === "float32/pf1") ref.push(...scores);
-      let ov = 0, tau = 0;
+      let ov = 0, tau = 0, src1 = 0;
       scores.forEach((sc, i) => {
+        if (queries[i]!.cands[topK(sc, 1)[0]!] === queries[i]!.src) src1++;
         const rTop = topK(ref[i]!, 10);
         ov += overlap(rTop, topK(sc, 10));
         tau += kendallTauB(rTop.map((j) => ref[i]![j]!), rTop.map((j) => sc[j]!));
@@ -127,18 +138,20 @@ async function main(): Promise<void> {
       const row = {
         config: c.key, codec: c.codec, poolFactor: c.pool,
         overlapAt10: round(ov / queries.length, 3), kendallTau: round(tau / queries.length, 3),
+        sourceAt1: round(src1 / queries.length, 3),
         bytesPerToken: round(st.liveBytes / tokens, 1),
         storedMiB: round(st.liveBytes / 2 ** 20, 1),
         coldMsP50: round(percentile(cold, 50), 1), warmMsP50: round(percentile(warm, 50), 1),
+        coldCpuMsP50: round(percentile(coldCpu, 50), 1), warmCpuMsP50: round(percentile(warmCpu, 50), 1),
         warmResidentMiB: round(st.residentBytes / 2 ** 20, 1),
       };
       rows.push(row);
       log(JSON.stringify(row));
     }
 
-    const head = "| codec | pool | overlap@10 | Kendall τ (top-10) | bytes/token | rerank 100 cold ms (p50) | warm ms (p50) |";
-    const lines = [head, "|---|---|---|---|---|---|---|", ...rows.map((r) =>
-      `| ${String(r.codec)} | ${String(r.poolFactor)} | ${String(r.overlapAt10)} | ${String(r.kendallTau)} | ${String(r.bytesPerToken)} | ${String(r.coldMsP50)} | ${String(r.warmMsP50)} |`)];
+    const head = "| codec | pool | overlap@10 | Kendall τ (top-10) | source@1 | bytes/token | rerank cold ms wall / CPU (p50) | warm ms wall / CPU (p50) |";
+    const lines = [head, "|---|---|---|---|---|---|---|---|", ...rows.map((r) =>
+      `| ${String(r.codec)} | ${String(r.poolFactor)} | ${String(r.overlapAt10)} | ${String(r.kendallTau)} | ${String(r.sourceAt1)} | ${String(r.bytesPerToken)} | ${String(r.coldMsP50)} / ${String(r.coldCpuMsP50)} | ${String(r.warmMsP50)} / ${String(r.warmCpuMsP50)} |`)];
     process.stdout.write(`${lines.join("\n")}\n`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({
