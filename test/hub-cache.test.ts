@@ -9,7 +9,7 @@ import { MockHub, addBgeRepos, bytes, fakeCommit, gitBlobSha1, sha256 } from "./
 
 let hub: MockHub;
 let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, retryBaseDelayMs: 5, ...extra });
+const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
 
 beforeAll(async () => {
   hub = new MockHub();
@@ -125,7 +125,7 @@ describe("environment variables", () => {
     vi.stubEnv("HUGGINGFACE_HUB_CACHE", "");
     vi.stubEnv("HF_HOME", cache);
     vi.stubEnv("HF_TOKEN", "hf_env_token");
-    const r = await resolvePretrained("yuniko-software/bge-m3-onnx", { retryBaseDelayMs: 5 });
+    const r = await resolvePretrained("yuniko-software/bge-m3-onnx", { downloadRetryDelayMs: 5 });
     expect(r.dir.startsWith(join(cache, "hub", "models--yuniko-software--bge-m3-onnx", "snapshots"))).toBe(true);
     const api = hub.requests((q) => !q.path.startsWith("/cdn/"));
     expect(api.length).toBeGreaterThan(0);

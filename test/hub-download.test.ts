@@ -8,7 +8,7 @@ import { MockHub, addBgeRepos } from "./helpers/mock-hub.js";
 
 let hub: MockHub;
 let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, retryBaseDelayMs: 5, ...extra });
+const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
 
 beforeAll(async () => {
   hub = new MockHub();

@@ -9,7 +9,7 @@ import { MockHub, addBgeRepos, sha256 } from "./helpers/mock-hub.js";
 
 let hub: MockHub;
 let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, retryBaseDelayMs: 5, ...extra });
+const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
 const YUNIKO = "yuniko-software/bge-m3-onnx";
 const DATA = "bge_m3_model.onnx_data";
 const storage = (): string => join(cache, "models--yuniko-software--bge-m3-onnx");
@@ -90,7 +90,7 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
 
   it("persistent 500s stop after maxRetries with HUB_ERROR", async () => {
     hub.faults = [{ kind: "status", status: 500, times: 100, match: isCdnGet(dataSha()) }];
-    const f = await failure(resolvePretrained(YUNIKO, opts({ maxRetries: 2 })));
+    const f = await failure(resolvePretrained(YUNIKO, opts({ downloadRetries: 2 })));
     expect(f.code).toBe("HUB_ERROR");
     expect(f.message).toMatch(/HTTP 500 for bge_m3_model.onnx_data/);
     expect(hub.requests(isCdnGet(dataSha()))).toHaveLength(3);
@@ -109,7 +109,7 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
 
   it("an interrupted run leaves only blobs/<etag>.incomplete; the next run resumes it", async () => {
     hub.faults = [{ kind: "cut", match: isCdnGet(dataSha()) }];
-    const f = await failure(resolvePretrained(YUNIKO, opts({ maxRetries: 0 })));
+    const f = await failure(resolvePretrained(YUNIKO, opts({ downloadRetries: 0 })));
     expect(f.code).toBe("HUB_ERROR");
     expect(f.message).toMatch(/run again|Run again/);
     const partial = join(storage(), "blobs", `${dataSha()}.incomplete`);
@@ -162,7 +162,7 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
   });
 
   it("an unreachable endpoint -> HUB_ERROR suggesting HF_ENDPOINT / HF_HUB_OFFLINE", async () => {
-    const f = await failure(resolvePretrained(YUNIKO, opts({ endpoint: "http://127.0.0.1:9", maxRetries: 1 })));
+    const f = await failure(resolvePretrained(YUNIKO, opts({ endpoint: "http://127.0.0.1:9", downloadRetries: 1 })));
     expect(f.code).toBe("HUB_ERROR");
     expect(f.message).toMatch(/Could not reach the Hub.*HF_HUB_OFFLINE=1/);
   });

@@ -1,6 +1,7 @@
 /** Settings from options and the huggingface_hub environment variables. */
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { checkInt } from "../util/validate.js";
 import type { PretrainedOptions } from "./types.js";
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -44,8 +45,8 @@ export function settingsFrom(options: PretrainedOptions, env: NodeJS.ProcessEnv 
     token: nonEmpty(options.token) ?? nonEmpty(env["HF_TOKEN"]) ?? nonEmpty(env["HUGGING_FACE_HUB_TOKEN"]),
     offline: options.localFilesOnly === true || envTrue(env["HF_HUB_OFFLINE"]),
     fetch: options.fetch ?? globalThis.fetch,
-    maxRetries: options.maxRetries ?? 5,
-    retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
+    maxRetries: checkInt("downloadRetries", options.downloadRetries ?? 5, 0, 100),
+    retryBaseDelayMs: checkInt("downloadRetryDelayMs", options.downloadRetryDelayMs ?? 500, 0, 60_000),
   };
 }
 

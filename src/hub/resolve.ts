@@ -145,7 +145,22 @@ async function fromHub(s: HubSettings, repo: string, revision: string, variant: 
 
 /**
  * Resolves the files of a BGE-M3 layout into the huggingface_hub cache and returns the folder to
- * load from. A complete cached snapshot of the revision is used without contacting the Hub.
+ * load from.
+ *
+ * - The repository's file tree decides the layout; only that layout's files are fetched.
+ * - Files land as huggingface_hub (Python) stores them, so either side reuses the other's
+ *   downloads. A complete cached snapshot of `revision` (refs/<revision> -> snapshots/<commit>)
+ *   is used without contacting the Hub; offline (`localFilesOnly`, `HF_HUB_OFFLINE=1`) nothing
+ *   else is tried.
+ * - When the files come from two repositories (Xenova/bge-m3 int8/fp16 graph + BAAI/bge-m3
+ *   heads), each repository keeps its own cache entry and `dir` is a composed folder of
+ *   relative links to both snapshots: `models--<graph repo>/langchain-m3/<variant>-<key>/`
+ *   (beside `snapshots/`, which huggingface_hub's cache scan ignores; deleting the repo
+ *   from the cache deletes it too; it is rebuilt from the snapshots when missing).
+ *
+ * Errors (M3Error): HUB_UNAUTHORIZED (401/403), HUB_ERROR (404, 5xx after retries, network,
+ * checksum), HUB_OFFLINE, IO_ERROR (disk full, permissions), MODEL_NOT_FOUND (no such
+ * layout/variant in the repository), ABORTED, INVALID_ARGUMENT.
  */
 export async function resolvePretrained(repo: string = DEFAULT_REPO, options: PretrainedOptions = {}): Promise<ResolvedPretrained> {
   checkArgs(repo, options);

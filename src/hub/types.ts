@@ -69,12 +69,12 @@ export interface PretrainedOptions {
    * (each retry resumes a partial file with a Range request).
    * @default 5
    */
-  maxRetries?: number;
+  downloadRetries?: number;
   /**
    * First retry delay; it doubles on each retry (capped at 30 s).
    * @default 500
    */
-  retryBaseDelayMs?: number;
+  downloadRetryDelayMs?: number;
   /** Aborts the downloads (the error then has code ABORTED; partial files are kept for resume). */
   signal?: AbortSignal;
 }
