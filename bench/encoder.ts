@@ -19,7 +19,8 @@
  * the best fp32 MatMul onnxruntime does here, measured in the same run on the model's shapes.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "tokenizers";
@@ -58,6 +59,12 @@ function flopPerToken(s: ModelShape, L: number): number {
   return 2 * s.layers * (4 * s.hidden * s.hidden + 2 * s.hidden * s.ffn) + 2 * s.layers * 2 * L * s.hidden;
 }
 
+const PLAIN_WORDS = (
+  "the of and to in is was for on that with as by at from it an be this are which or has had " +
+  "model search index document query vector dense sparse token retrieval language text data system river " +
+  "mountain city music history science water energy market health school garden winter summer light"
+).split(" ");
+
 /** Texts of about the wanted token lengths, made of filler words "w<n>" (one token each with the padded full-size tokenizer). */
 async function buildTexts(tok: Tokenizer, counts: Record<CorpusName, number>): Promise<Record<CorpusName, { texts: string[]; ids: Int32Array[] }>> {
   const rng = new Rng(12345);
@@ -66,13 +73,17 @@ async function buildTexts(tok: Tokenizer, counts: Record<CorpusName, number>): P
     passages: (r) => r.int(256, 512),
     mixed: (r) => Math.round(Math.exp(Math.log(16) + r.next() * (Math.log(512) - Math.log(16)))),
   };
+  // With the padded full-size tokenizer "w<n>" is one token; other tokenizers (the tiny test
+  // fixtures) get plain English words, which every tokenizer (incl. transformers.js's) handles.
+  const filler = (await tok.encode("w12345")).getIds().length === 3;
+  const word = (r: Rng) => (filler ? `w${r.zipf(200000)}` : PLAIN_WORDS[r.zipf(PLAIN_WORDS.length)]!);
   const out = {} as Record<CorpusName, { texts: string[]; ids: Int32Array[] }>;
   for (const name of CORPORA) {
     const texts: string[] = [];
     const ids: Int32Array[] = [];
     for (let i = 0; i < counts[name]; i++) {
       const target = ranges[name](rng);
-      const words = Array.from({ length: target }, () => `w${rng.zipf(200000)}`);
+      const words = Array.from({ length: target }, () => word(rng));
       let lo = 1;
       let hi = words.length;
       const len = async (n: number) => (await tok.encode(words.slice(0, n).join(" "))).getIds().length;
@@ -159,10 +170,21 @@ async function runVariant(variant: Variant, modelDir: string, threads: number, c
     note = variant === "raw-sorted" ? "last_hidden_state only; the encoder's batch plan" : `last_hidden_state only; batches of ${FIXED_BATCH} in input order`;
   } else {
     const tf = await import("@huggingface/transformers");
+    // transformers.js wants tokenizer_config.json next to tokenizer.json; a model folder
+    // without one is viewed through a temporary folder of symlinks plus a minimal one.
+    let viewDir = resolve(modelDir);
+    if (!existsSync(join(viewDir, "tokenizer_config.json"))) {
+      viewDir = mkdtempSync(join(tmpdir(), "m3-tfjs-"));
+      for (const f of readdirSync(resolve(modelDir))) symlinkSync(join(resolve(modelDir), f), join(viewDir, f));
+      writeFileSync(join(viewDir, "tokenizer_config.json"), JSON.stringify({
+        tokenizer_class: "XLMRobertaTokenizer", model_max_length: 8192, bos_token: "<s>", eos_token: "</s>", pad_token: "<pad>",
+        unk_token: "<unk>", mask_token: "<mask>", cls_token: "<s>", sep_token: "</s>",
+      }));
+    }
     tf.env.allowRemoteModels = false;
     tf.env.allowLocalModels = true;
-    tf.env.localModelPath = dirname(resolve(modelDir)) + "/";
-    const name = resolve(modelDir).split("/").pop()!;
+    tf.env.localModelPath = dirname(viewDir) + "/";
+    const name = viewDir.split("/").pop()!;
     const extractor = await tf.pipeline("feature-extraction", name, {
       dtype: "fp32",
       device: "cpu",
@@ -260,7 +282,8 @@ async function main(): Promise<void> {
   const peakRuns = Number(a["peak-runs"] ?? 6);
   const { measureMatMulPeak } = await import("./lib/onnx-matmul.js");
   const peaks: MatMulPeak[] = [];
-  for (const [m, k, n] of [[2048, 1024, 1024], [2048, 1024, 4096], [2048, 4096, 1024]] as const) {
+  const pm = Number(a["peak-m"] ?? 2048);
+  for (const [m, k, n] of [[pm, 1024, 1024], [pm, 1024, 4096], [pm, 4096, 1024]] as const) {
     peaks.push(await measureMatMulPeak(threads, m, k, n, peakRuns));
   }
   const peak = Math.max(...peaks.map((p) => p.peakGflops));

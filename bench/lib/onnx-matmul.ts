@@ -17,19 +17,21 @@ function varint(out: number[], v: number): void {
 type Field = [number, number | string | Uint8Array];
 /** Encodes a message: varint fields (numbers) and length-delimited fields (strings, bytes). */
 function msg(fields: Field[]): Uint8Array {
-  const out: number[] = [];
+  const parts: Uint8Array[] = [];
   for (const [no, v] of fields) {
+    const head: number[] = [];
     if (typeof v === "number") {
-      varint(out, no << 3);
-      varint(out, v);
+      varint(head, no << 3);
+      varint(head, v);
+      parts.push(Uint8Array.from(head));
     } else {
       const b = typeof v === "string" ? new TextEncoder().encode(v) : v;
-      varint(out, (no << 3) | 2);
-      varint(out, b.length);
-      for (const x of b) out.push(x);
+      varint(head, (no << 3) | 2);
+      varint(head, b.length);
+      parts.push(Uint8Array.from(head), b);
     }
   }
-  return Uint8Array.from(out);
+  return Buffer.concat(parts);
 }
 const FLOAT = 1;
 function valueInfo(name: string, dims: Array<number | string>): Uint8Array {
