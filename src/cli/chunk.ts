@@ -21,32 +21,56 @@ export interface ChunkOptions {
   chunkOverlap: number;
   /** Number of content tokens of a text. */
   countTokens: (text: string) => Promise<number>;
+  /** The same for many texts in one call (primes the splitter's length cache). @default one countTokens call per text */
+  countTokensBatch?: (texts: string[]) => Promise<number[]>;
 }
 
 /** Above this many characters a text is cut at paragraph boundaries first, so the splitter works on bounded pieces. */
 const WINDOW_CHARS = 1 << 18;
 
+/** Documents cut from one part of a file, with the UTF-8 bytes of that part (for progress). */
+export interface DocBatch {
+  docs: SourceDoc[];
+  bytes: number;
+}
+
 /**
- * Documents of one file. `source` is the file's stable name (used in ids and metadata);
- * `warn` receives one line per skipped .jsonl record.
+ * Documents of one file, a window at a time (a long text file is cut at paragraph boundaries
+ * into windows of about 256K characters, so memory stays bounded and progress moves while a
+ * large file is split). `source` is the file's stable name (used in ids and metadata); `warn`
+ * receives one line per skipped .jsonl record.
  */
-export async function documentsOf(
+export async function* documentsOf(
   file: FoundFile,
   source: string,
   text: string,
   opts: ChunkOptions,
   warn: (msg: string) => void,
-): Promise<SourceDoc[]> {
-  if (file.kind === "jsonl") return jsonlDocuments(source, text, opts, warn);
-  const splitter = makeSplitter(file.kind === "markdown", opts);
-  const chunks: string[] = [];
-  for (const window of windows(text)) chunks.push(...(await splitter.splitText(window)));
-  return chunks
-    .filter((c) => c.trim() !== "")
-    .map((c, i) => ({ id: `${source}#${i}`, text: c, metadata: { source, chunk: i } }));
+): AsyncGenerator<DocBatch> {
+  if (file.kind === "jsonl") {
+    yield { docs: await jsonlDocuments(source, text, opts, warn), bytes: Buffer.byteLength(text) };
+    return;
+  }
+  const { splitter, prime } = makeSplitter(file.kind === "markdown", opts);
+  let n = 0;
+  for (const window of windows(text)) {
+    await prime(window);
+    const docs: SourceDoc[] = [];
+    for (const c of await splitter.splitText(window)) {
+      if (c.trim() === "") continue;
+      docs.push({ id: `${source}#${n}`, text: c, metadata: { source, chunk: n } });
+      n++;
+    }
+    yield { docs, bytes: Buffer.byteLength(window) };
+  }
 }
 
-function makeSplitter(markdown: boolean, opts: ChunkOptions): RecursiveCharacterTextSplitter {
+/**
+ * The splitter, with a token-count cache as its length function, and `prime(text)` which counts
+ * the pieces of the splitter's first cut of `text` in one batch call (the splitter itself asks
+ * for one length at a time, which is slow over a native binding for a long file).
+ */
+function makeSplitter(markdown: boolean, opts: ChunkOptions): { splitter: RecursiveCharacterTextSplitter; prime: (text: string) => Promise<void> } {
   const cache = new Map<string, number>();
   const lengthFunction = async (s: string): Promise<number> => {
     const hit = cache.get(s);
@@ -57,7 +81,26 @@ function makeSplitter(markdown: boolean, opts: ChunkOptions): RecursiveCharacter
     return n;
   };
   const fields = { chunkSize: opts.chunkSize, chunkOverlap: opts.chunkOverlap, lengthFunction };
-  return markdown ? RecursiveCharacterTextSplitter.fromLanguage("markdown", fields) : new RecursiveCharacterTextSplitter(fields);
+  const splitter = markdown ? RecursiveCharacterTextSplitter.fromLanguage("markdown", fields) : new RecursiveCharacterTextSplitter(fields);
+  const prime = async (text: string): Promise<void> => {
+    if (!opts.countTokensBatch) return;
+    const pieces = firstCut(text, splitter.separators).filter((p) => !cache.has(p));
+    if (cache.size + pieces.length > 50_000) cache.clear();
+    for (let i = 0; i < pieces.length; i += 512) {
+      const part = pieces.slice(i, i + 512);
+      const counts = await opts.countTokensBatch(part);
+      part.forEach((p, j) => cache.set(p, counts[j]!));
+    }
+  };
+  return { splitter, prime };
+}
+
+/** The pieces RecursiveCharacterTextSplitter (keepSeparator = true) cuts `text` into first. */
+function firstCut(text: string, separators: string[]): string[] {
+  const sep = separators.find((s) => s === "" || text.includes(s)) ?? "";
+  if (sep === "") return [];
+  const escaped = sep.replace(/[/\-\\^$*+?.()|[\]{}]/g, "\\$&");
+  return text.split(new RegExp(`(?=${escaped})`)).filter((s) => s !== "");
 }
 
 /** Cuts a long text into windows of about WINDOW_CHARS, at a blank line (or line end) when there is one. */
@@ -79,7 +122,7 @@ async function jsonlDocuments(source: string, text: string, opts: ChunkOptions, 
   const out: SourceDoc[] = [];
   const seen = new Set<string>();
   const lines = text.split("\n");
-  let splitter: RecursiveCharacterTextSplitter | undefined;
+  const records: { id: string; body: string; metadata: Record<string, unknown> }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === "") continue;
@@ -108,12 +151,17 @@ async function jsonlDocuments(source: string, text: string, opts: ChunkOptions, 
     }
     seen.add(id);
     const meta = r.metadata !== null && typeof r.metadata === "object" && !Array.isArray(r.metadata) ? (r.metadata as Record<string, unknown>) : {};
-    const metadata = { ...meta, source, line: i + 1 };
-    if ((await opts.countTokens(body)) <= opts.chunkSize) {
+    records.push({ id, body, metadata: { ...meta, source, line: i + 1 } });
+  }
+  const counts = opts.countTokensBatch ? await opts.countTokensBatch(records.map((r) => r.body)) : undefined;
+  let splitter: RecursiveCharacterTextSplitter | undefined;
+  for (let i = 0; i < records.length; i++) {
+    const { id, body, metadata } = records[i]!;
+    if ((counts?.[i] ?? (await opts.countTokens(body))) <= opts.chunkSize) {
       out.push({ id, text: body, metadata });
       continue;
     }
-    splitter ??= makeSplitter(false, opts);
+    splitter ??= makeSplitter(false, opts).splitter;
     const parts = await splitter.splitText(body);
     parts.forEach((p, j) => out.push({ id: `${id}#${j}`, text: p, metadata: { ...metadata, chunk: j } }));
   }

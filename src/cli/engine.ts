@@ -4,7 +4,8 @@
  */
 import { M3Encoder } from "../encode/encoder.js";
 import type { ModelVariant } from "../encode/options.js";
-import { defaultColbertFactory } from "../index/default-colbert.js";
+import { createColbertStore, openColbertStore } from "../index/colbert/index.js";
+import type { ColbertStoreFactory } from "../index/colbert/types.js";
 import type { IndexStats } from "../index/hybrid-index.js";
 import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
@@ -16,12 +17,19 @@ import type { SourceDoc } from "./chunk.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 
+/** The package's disk-backed ColBERT store. */
+const colbertFactory: ColbertStoreFactory = {
+  create: async (dim, options) => createColbertStore({ ...options, dim }),
+  open: (dir, part, options) => openColbertStore(dir, part, options),
+};
+
 /** A loaded model. */
 export interface CliModel {
   readonly modelPath: string;
   readonly encoder: M3Encoder;
   /** Content tokens of `text` (without `<s>` and `</s>`; saturates at 8190). */
   countTokens(text: string): Promise<number>;
+  countTokensBatch(texts: string[]): Promise<number[]>;
   encode(texts: string[]): Promise<M3Encoding[]>;
   dispose(): Promise<void>;
 }
@@ -34,6 +42,14 @@ export async function openModel(modelPath: string, opts: { variant?: ModelVarian
     async countTokens(text) {
       const [ids] = await encoder.tokenize([text], { maxLength: 8192 });
       return Math.max(0, (ids?.length ?? 2) - 2);
+    },
+    async countTokensBatch(texts) {
+      const out: number[] = [];
+      for (let i = 0; i < texts.length; i += 1024) {
+        const ids = await encoder.tokenize(texts.slice(i, i + 1024), { maxLength: 8192 });
+        for (const r of ids) out.push(Math.max(0, r.length - 2));
+      }
+      return out;
     },
     encode: (texts) => encoder.encode(texts),
     dispose: () => encoder.dispose(),
@@ -53,8 +69,8 @@ export interface WritableIndex {
 /** Loads the index in `dir` (checking it was built with `model`), or creates an empty one when `dir` holds none. */
 export async function openIndexForWrite(dir: string, model: CliModel): Promise<WritableIndex> {
   const store = existsSync(path.join(dir, "manifest.json"))
-    ? await M3HybridStore.load(dir, model.encoder)
-    : await M3HybridStore.create(model.encoder);
+    ? await M3HybridStore.load(dir, model.encoder, { colbertFactory })
+    : await M3HybridStore.create(model.encoder, { colbertFactory });
   return {
     get size() {
       return store.size;
@@ -105,7 +121,7 @@ export interface CliHit {
 
 export async function openIndexForRead(dir: string, model: CliModel | undefined): Promise<ReadableIndex> {
   const index = await loadIndex(dir, {
-    colbertFactory: defaultColbertFactory,
+    colbertFactory,
     ...(model ? { fingerprint: await model.encoder.fingerprint() } : {}),
   });
   return {

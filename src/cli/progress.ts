@@ -80,8 +80,7 @@ export class Progress {
       return;
     }
     const step = Math.floor(frac * 10);
-    if (!force && step === this.lastStep) return;
-    if (force && step === this.lastStep && frac < 1) return;
+    if (step === this.lastStep) return;
     this.lastStep = step;
     this.opts.stream.write(`${this.line(frac, t)}\n`);
   }

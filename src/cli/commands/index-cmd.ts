@@ -142,35 +142,46 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
         progress.advance(t.file.size, 0);
         continue;
       }
-      const docs = await documentsOf(t.file, t.source, r.text, { chunkSize, chunkOverlap, countTokens: (s) => model!.countTokens(s) }, warnLine);
-      interrupt.check();
       const old = recorded.get(t.source)?.ids ?? [];
       if (old.length) {
         await index.delete(old);
         dirty = true;
       }
-      const kept: SourceDoc[] = [];
-      for (const d of docs) {
-        const prev = owner.get(d.id);
-        if (prev !== undefined && prev !== t.source) {
-          warnLine(`${t.source}: id "${d.id}" is already used by ${prev}; skipped`);
-          continue;
-        }
-        owner.set(d.id, t.source);
-        kept.push(d);
-      }
-      const bytesPerDoc = kept.length ? t.file.size / kept.length : 0;
-      for (let i = 0; i < kept.length; i += batchDocs) {
+      const opts = {
+        chunkSize,
+        chunkOverlap,
+        countTokens: (s: string) => model!.countTokens(s),
+        countTokensBatch: (xs: string[]) => model!.countTokensBatch(xs),
+      };
+      let advanced = 0;
+      for await (const part of documentsOf(t.file, t.source, r.text, opts, warnLine)) {
         interrupt.check();
-        const batch = kept.slice(i, i + batchDocs);
-        const tokens = await index.add(
-          batch.map((d) => ({ ...d, metadata: { ...d.metadata, source: t.source, sourceHash: t.sha256 } })),
-        );
-        dirty = true;
-        chunks += batch.length;
-        progress.advance(bytesPerDoc * batch.length, tokens);
+        const kept: SourceDoc[] = [];
+        for (const d of part.docs) {
+          const prev = owner.get(d.id);
+          if (prev !== undefined && prev !== t.source) {
+            warnLine(`${t.source}: id "${d.id}" is already used by ${prev}; skipped`);
+            continue;
+          }
+          owner.set(d.id, t.source);
+          kept.push(d);
+        }
+        const bytesPerDoc = kept.length ? part.bytes / kept.length : 0;
+        for (let i = 0; i < kept.length; i += batchDocs) {
+          interrupt.check();
+          const batch = kept.slice(i, i + batchDocs);
+          const tokens = await index.add(batch.map((d) => ({ ...d, metadata: { ...d.metadata, source: t.source, sourceHash: t.sha256 } })));
+          dirty = true;
+          chunks += batch.length;
+          progress.advance(bytesPerDoc * batch.length, tokens);
+          advanced += bytesPerDoc * batch.length;
+        }
+        if (kept.length === 0) {
+          progress.advance(part.bytes, 0);
+          advanced += part.bytes;
+        }
       }
-      if (kept.length === 0) progress.advance(t.file.size, 0);
+      if (advanced < t.file.size) progress.advance(t.file.size - advanced, 0);
       filesDone++;
       if (checkpointSecs > 0 && Date.now() - lastSave >= checkpointSecs * 1000 && filesDone < todo.length) {
         interrupt.check();
