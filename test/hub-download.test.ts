@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { lstat, mkdtemp, readFile, readdir, readlink, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,6 +94,27 @@ describe("BAAI/bge-m3 fp32 (encoder-only) into the huggingface_hub cache", () =>
     expect(last.etaSeconds).toBe(0);
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytes).toBeGreaterThanOrEqual(seen[i - 1]!.bytes);
     expect(seen.every((p) => p.rate >= 0 && Number.isFinite(p.rate))).toBe(true);
+  });
+
+  it("nothing is visible in snapshots/ while downloading; concurrent calls share one download", async () => {
+    const snapshots = join(cache, "models--yuniko-software--bge-m3-onnx", "snapshots");
+    const visible: string[] = [];
+    const onProgress = (p: DownloadProgress): void => {
+      if (p.fileDone) return;
+      try {
+        visible.push(...readdirSync(snapshots));
+      } catch {
+        // not created yet
+      }
+    };
+    const [a, b] = await Promise.all([
+      resolvePretrained("yuniko-software/bge-m3-onnx", opts({ onProgress })),
+      resolvePretrained("yuniko-software/bge-m3-onnx", opts()),
+    ]);
+    expect(a).toEqual(b);
+    expect(visible).toEqual([]);
+    const sha = hub.etagOf("yuniko-software/bge-m3-onnx", "bge_m3_model.onnx_data");
+    expect(hub.requests((q) => q.method === "GET" && q.path === `/cdn/${sha}`)).toHaveLength(1);
   });
 
   it("lists the tree across pages (Link header)", async () => {
