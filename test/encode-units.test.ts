@@ -31,6 +31,16 @@ describe("batch planner", () => {
     expect(planBatches([4, 4, 4, 4], 16, 64)).toEqual([{ items: [0, 1, 2, 3], length: 4 }]);
     expect(planBatches([], 16, 4)).toEqual([]);
   });
+  it("does not pad many short texts to the length of a few long ones", () => {
+    const lengths = [512, 371, ...Array.from({ length: 40 }, (_, i) => 2 + ((i * 13) % 56))];
+    const batches = planBatches(lengths, 16384, 64);
+    expect(batches[0]).toEqual({ items: [0], length: 512 });
+    expect(batches[1]).toEqual({ items: [1], length: 371 });
+    const padded = batches.reduce((s, b) => s + b.items.length * b.length, 0);
+    const real = lengths.reduce((s, l) => s + l, 0);
+    expect(padded).toBeLessThan(real * 1.25);
+    expect(batches.length).toBeLessThan(10);
+  });
   it("pads with the pad id and a zero mask", () => {
     const { inputIds, mask } = padBatch([Int32Array.from([0, 9, 2]), Int32Array.from([0, 2])], 3, 1);
     expect(Array.from(inputIds, Number)).toEqual([0, 9, 2, 0, 2, 1]);

@@ -1,7 +1,10 @@
 /**
- * Length-sorted, token-budget batching: texts are sorted longest first and packed so that a
- * batch's padded size (count × its longest text) stays within `batchTokens` and its count
- * within `maxBatchSize`. Each batch is padded only to its own longest text.
+ * Length-sorted, token-budget batching. Texts are sorted longest first and cut into
+ * contiguous runs (batches); each batch is padded to its own longest text, holds at most
+ * `maxBatchSize` texts and at most `batchTokens` padded tokens (a longer text runs alone).
+ * Among all such cuts, a dynamic programme picks the one of least estimated cost, so a few
+ * long texts do not force hundreds of short ones to be padded to their length (greedy
+ * filling would). O(n · maxBatchSize).
  */
 
 /** A batch: indices into the input (longest first) and its padded length. */
@@ -10,20 +13,41 @@ export interface Batch {
   length: number;
 }
 
-/** Plans batches for texts of the given token lengths. A text longer than the budget gets a batch of its own. */
+/** Fixed cost of one run, in token-equivalents (call overhead, small-matrix inefficiency). */
+export const RUN_OVERHEAD_TOKENS = 64;
+/** Padded length at which attention costs as much as the rest of a layer (BGE-M3: ~6000). */
+export const ATTENTION_BREAK_EVEN = 6144;
+
+/** Estimated cost of a forward pass over `count` texts padded to `length` tokens. */
+export function batchCost(count: number, length: number): number {
+  return count * length * (1 + length / ATTENTION_BREAK_EVEN) + RUN_OVERHEAD_TOKENS;
+}
+
+/** Plans batches for texts of the given token lengths. */
 export function planBatches(lengths: readonly number[], batchTokens: number, maxBatchSize: number): Batch[] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
-  const batches: Batch[] = [];
-  let cur: Batch | undefined;
-  for (const i of order) {
-    if (cur !== undefined && cur.items.length < maxBatchSize && (cur.items.length + 1) * cur.length <= batchTokens) {
-      cur.items.push(i);
-      continue;
+  const n = order.length;
+  const best = new Float64Array(n + 1).fill(Infinity);
+  const cut = new Int32Array(n + 1);
+  best[0] = 0;
+  for (let j = 1; j <= n; j++) {
+    // Batch = order[i..j); its padded length is that of order[i] (the longest).
+    for (let i = j - 1; i >= 0 && j - i <= maxBatchSize; i--) {
+      const len = lengths[order[i]!]!;
+      if (j - i > 1 && (j - i) * len > batchTokens) break;
+      const c = best[i]! + batchCost(j - i, len);
+      if (c < best[j]!) {
+        best[j] = c;
+        cut[j] = i;
+      }
     }
-    cur = { items: [i], length: lengths[i]! };
-    batches.push(cur);
   }
-  return batches;
+  const batches: Batch[] = [];
+  for (let j = n; j > 0; j = cut[j]!) {
+    const items = order.slice(cut[j]!, j);
+    batches.push({ items, length: lengths[items[0]!]! });
+  }
+  return batches.reverse();
 }
 
 /** The padded `[B, L]` input tensors' data of one batch (pad id `padId`, mask 0 on padding). */
