@@ -54,7 +54,7 @@ if want encoder; then
 fi
 if want retrieval; then
   "${tsx[@]}" bench/retrieval.ts --sizes "${BENCH_SIZES:-10000,100000}" --threads "$threads" \
-    --queries "${BENCH_QUERIES:-100}" --gt-queries "${BENCH_GT_QUERIES:-20}" --lc-queries "${BENCH_LC_QUERIES:-30}" \
+    --queries 200 --gt-queries 40 --lc-queries 40 --queries-large 50 --gt-queries-large 10 --lc-queries-large 8 \
     --out-dir bench/results
 fi
 want colbert && "${tsx[@]}" bench/colbert-fidelity.ts --out bench/results/colbert-fidelity.json
