@@ -70,6 +70,16 @@ export function encoderSection(e) {
   }
   const shapes = e.matmulPeak.shapes.map((s) => `[${s.m}×${s.k}]·[${s.k}×${s.n}] ${f1(s.peakGflops)}`).join(", ");
   const notes = e.variants.filter((v) => v.note).map((v) => `- \`${v.variant}\`: ${v.note}; load ${f1(v.loadSeconds)} s, peak RSS ${int(v.peakRssMiB)} MiB`);
+  const tps = (variant, corpus) => e.variants.find((v) => v.variant === variant && !v.error)?.corpora.find((c) => c.corpus === corpus)?.tokensPerSecond;
+  const ratios = [];
+  for (const corpus of ["queries", "passages", "mixed"]) {
+    const m = tps("m3-encoder", corpus), raw = tps("raw-sorted", corpus), fixed = tps("raw-fixed", corpus), tf = tps("transformers-js", corpus);
+    const parts = [];
+    if (m && raw) parts.push(`M3Encoder (3 outputs) = ${pct(m / raw)} of the raw-session floor`);
+    if (raw && fixed) parts.push(`length-sorted vs fixed unsorted batches ×${f2(raw / fixed)}`);
+    if (m && tf) parts.push(`M3Encoder vs transformers.js ×${f2(m / tf)}`);
+    if (parts.length) ratios.push(`- ${corpus}: ${parts.join("; ")}`);
+  }
   return [
     `### Encoder throughput`,
     ``,
@@ -77,6 +87,8 @@ export function encoderSection(e) {
     `FLOP per token: ${e.flopFormula}. fp32 MatMul peak of this machine through onnxruntime (best of ${e.matmulPeak.shapes[0].runs} runs, constant right operand as for weights): **${f1(e.matmulPeak.bestGflops)} GFLOP/s** (${shapes}).`,
     ``,
     table(["variant", "corpus (texts)", "texts/s", "tokens/s", "real / padded tokens", "GFLOP/s (padded)", "GFLOP/s (real)", "% of peak"], rows),
+    ``,
+    ...ratios,
     ``,
     ...notes,
   ].join("\n");
@@ -154,13 +166,15 @@ export function retrievalSection(rs) {
 
 export function colbertSection(c) {
   if (!c) return "";
+  const ms = (wall, cpu) => (cpu !== undefined ? `${f1(wall)} / ${f1(cpu)}` : f1(wall));
   const rows = c.results.map((x) => [
-    x.config,
+    x.config ?? `${x.codec}/pf${x.poolFactor}`,
     f3(x.overlapAt10),
     f3(x.kendallTau),
+    x.sourceAt1 !== undefined ? f3(x.sourceAt1) : "–",
     f1(x.bytesPerToken),
-    f1(x.coldMsP50),
-    f1(x.warmMsP50),
+    ms(x.coldMsP50, x.coldCpuMsP50),
+    ms(x.warmMsP50, x.warmCpuMsP50),
     x.e2eRecallAt10 !== undefined ? f3(x.e2eRecallAt10) : x.recallAt10 !== undefined ? f3(x.recallAt10) : "–",
   ]);
   return [
@@ -168,7 +182,7 @@ export function colbertSection(c) {
     ``,
     `${c.corpus.docs} documents of ${c.corpus.minTokens}–${c.corpus.maxTokens} tokens, dim ${c.corpus.dim}, ${c.corpus.queries} queries reranking ${c.corpus.candidates} candidates each; reference float32 without pooling. Peak RSS ${int(c.peakRssMiB)} MiB.`,
     ``,
-    table(["codec / pool factor", "overlap@10", "Kendall tau", "bytes/token", "rerank 100 cold ms p50", "warm ms p50", "recall@10"], rows),
+    table(["codec / pool factor", "overlap@10", "Kendall tau", "source@1", "bytes/token", "rerank 100: cold ms p50 (wall / CPU)", "warm ms p50 (wall / CPU)", "recall@10"], rows),
   ].join("\n");
 }
 
