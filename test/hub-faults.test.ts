@@ -88,6 +88,13 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
     expect(hub.requests(isCdnGet(dataSha()))).toHaveLength(2);
   });
 
+  it("an expired CDN link (403) is replaced by a fresh one from the Hub", async () => {
+    hub.faults = [{ kind: "status", status: 403, match: isCdnGet(dataSha()) }];
+    const r = await resolvePretrained(YUNIKO, opts());
+    expect(sha256(await readFile(join(r.dir, DATA)))).toBe(dataSha());
+    expect(hub.requests((q) => q.method === "GET" && q.path === `/${YUNIKO}/resolve/${r.commit}/${DATA}`)).toHaveLength(1);
+  });
+
   it("persistent 500s stop after maxRetries with HUB_ERROR", async () => {
     hub.faults = [{ kind: "status", status: 500, times: 100, match: isCdnGet(dataSha()) }];
     const f = await failure(resolvePretrained(YUNIKO, opts({ downloadRetries: 2 })));

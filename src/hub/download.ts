@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { blobPath, exists, ioError } from "./cache.js";
 import type { HubSettings } from "./env.js";
-import { type FileMetadata, RetryableError, type Target, authHeaders, statusError, withRetries } from "./http.js";
+import { type FileMetadata, RetryableError, type Target, authHeaders, resolveUrl, statusError, withRetries } from "./http.js";
 import type { ProgressTracker } from "./progress.js";
 
 const inflight = new Map<string, Promise<void>>();
@@ -54,6 +54,7 @@ async function fetchBlob(
     throw ioError(err, `Creating ${dirname(blob)}`);
   });
   let counted = 0;
+  let attempt = 0;
   const account = (have: number): void => {
     tracker.skip(have - counted);
     counted = have;
@@ -66,13 +67,20 @@ async function fetchBlob(
     }
     account(have);
     if (meta.size !== undefined && have === meta.size && have > 0) return;
-    const sameOrigin = new URL(meta.location).origin === new URL(s.endpoint).origin;
+    // First try the location the HEAD gave (the CDN for LFS files); a retry asks the Hub again,
+    // since signed CDN URLs expire.
+    const url = attempt++ === 0 ? meta.location : resolveUrl(s.endpoint, t);
+    const sameOrigin = new URL(url).origin === new URL(s.endpoint).origin;
     const headers: Record<string, string> = { "Accept-Encoding": "identity", ...(sameOrigin ? authHeaders(s) : {}) };
     if (have > 0) headers["Range"] = `bytes=${have}-`;
-    const res = await s.fetch(meta.location, { headers, signal: signal ?? null, redirect: "follow" });
+    const res = await s.fetch(url, { headers, signal: signal ?? null, redirect: "follow" });
     if (res.status === 416) {
       await truncate(incomplete, 0);
       throw new RetryableError(`The server refused to resume ${t.path} at byte ${have}.`);
+    }
+    if ([401, 403, 404, 410].includes(res.status) && !url.startsWith(`${s.endpoint}/${t.repo}/resolve/`)) {
+      await res.body?.cancel();
+      throw new RetryableError(`The download link of ${t.path} was refused (HTTP ${res.status}; signed links expire).`);
     }
     if (!res.ok || res.body === null) throw statusError(res.status, t, res.headers.get("x-error-code"));
     let append = have > 0;
