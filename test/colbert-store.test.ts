@@ -177,8 +177,13 @@ describe("ColBERT store", () => {
     for (const f of obsoleteFiles) await fs.rm(path.join(dir, f));
     const r = track(await openColbertStore(dir, part));
     expect(Array.from(await r.score(q, allSlots(30)))).toEqual(Array.from(before));
-    await expectCode(s.compact(dir, 2), "INVALID_ARGUMENT");
-    await expectCode(s.persist(dir, 2), "INVALID_ARGUMENT");
+    // a retried save (the manifest of generation 2 was never committed) may reuse generation 2
+    const retried = await s.compact(dir, 2);
+    expect(retried.obsoleteFiles).toEqual([]);
+    expect(retried.part).toEqual(part);
+    expect(await s.persist(dir, 2)).toEqual(part);
+    const r2 = track(await openColbertStore(dir, part));
+    expect(Array.from(await r2.score(q, allSlots(30)))).toEqual(Array.from(before));
   });
 
   it("persist into another directory writes a compact copy there", async () => {

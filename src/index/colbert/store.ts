@@ -139,9 +139,8 @@ export class ColbertStoreImpl implements ColbertStore {
       const target = path.resolve(dir);
       const b = this.backing;
       if (b instanceof FileBacking && b.dir === target) {
-        if (this.offsetsFile === offsetsFileName(generation)) {
-          throw this.generationError(generation);
-        }
+        // Re-using a generation (a retried save whose manifest was never committed) rewrites
+        // that generation's offsets file; committed generations are never passed again.
         await io(`fsync ${b.path}`, () => b.sync());
       } else {
         await this.rewrite(target, generation);
@@ -157,6 +156,12 @@ export class ColbertStoreImpl implements ColbertStore {
       const old = this.backing;
       const oldOffsets = this.offsetsFile;
       const target = path.resolve(dir);
+      if (old instanceof FileBacking && old.path === path.join(target, dataFileName(generation))) {
+        // A retried compaction (its manifest was not committed): the data file is already the
+        // compacted one of this generation; persist it as is.
+        await io(`fsync ${old.path}`, () => old.sync());
+        return { part: await this.writeOffsets(generation), obsoleteFiles: [] };
+      }
       await this.rewrite(target, generation);
       const part = await this.writeOffsets(generation);
       const obsoleteFiles: string[] = [];

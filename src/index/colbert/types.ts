@@ -6,7 +6,8 @@
  * ## Persistence protocol (the index writes the manifest; the store writes its own files)
  * Files in the index directory: `colbert-data.<g>.bin` (records, append-only; `<g>` = the
  * generation that created it) and `colbert-offsets.<g>.bin` (slot -> record table, one per
- * persisted generation). Generations must strictly increase, one per manifest commit.
+ * persisted generation). Generations must strictly increase, one per manifest commit; a save
+ * whose manifest was not committed may be retried with the same generation.
  * 1. `part = await store.persist(dir, g)`: fsyncs appended records, writes the offsets file of
  *    `g`. Persisting into the store's own directory appends; into another directory (or from an
  *    in-memory store) writes a fresh data file `colbert-data.<g>.bin` there and switches to it.
