@@ -7,7 +7,8 @@
  * Corpora (token counts include <s> and </s>): short queries (16–32 tokens), passages
  * (256–512), a mixed corpus (log-uniform 16–512). Variants, each in its own child process
  * (so each has its own peak RSS and nothing is shared but the file):
- *   m3-encoder    M3Encoder.encode, all three outputs (length-sorted token-budget batches)
+ *   m3-embeddings M3Embeddings.encode (= M3Encoder.encode), all three outputs, default batching
+ *   m3-embeddings-dense  M3Embeddings.embedDocuments (LangChain API, dense only)
  *   raw-sorted    onnxruntime session.run on pre-tokenised batches planned exactly as the
  *                 encoder plans them: the floor, what our code around the forward pass costs
  *   raw-fixed     session.run, fixed-size batches in input order (no length sorting)
@@ -31,7 +32,7 @@ import { Rng } from "./lib/rng.js";
 // onnxruntime-node is imported lazily: transformers.js bundles another onnxruntime-node version
 // whose native library cannot share a process with ours (same soname).
 
-const VARIANTS = ["m3-encoder", "raw-sorted", "raw-fixed", "transformers-js"] as const;
+const VARIANTS = ["m3-embeddings", "m3-embeddings-dense", "raw-sorted", "raw-fixed", "transformers-js"] as const;
 type Variant = (typeof VARIANTS)[number];
 const CORPORA = ["queries", "passages", "mixed"] as const;
 type CorpusName = (typeof CORPORA)[number];
@@ -126,7 +127,7 @@ interface VariantResult {
 }
 
 function plannedBatches(variant: Variant, lengths: number[]): Array<{ items: number[]; length: number }> {
-  if (variant === "m3-encoder" || variant === "raw-sorted") return planBatches(lengths, BATCH_TOKENS, MAX_BATCH);
+  if (variant !== "raw-fixed" && variant !== "transformers-js") return planBatches(lengths, BATCH_TOKENS, MAX_BATCH);
   const out = [];
   for (let i = 0; i < lengths.length; i += FIXED_BATCH) {
     const items = Array.from({ length: Math.min(FIXED_BATCH, lengths.length - i) }, (_, k) => i + k);
@@ -143,15 +144,24 @@ async function runVariant(variant: Variant, modelDir: string, threads: number, c
   let run: (texts: string[], ids: Int32Array[], batches: Array<{ items: number[]; length: number }>) => Promise<void>;
   let release: () => Promise<void>;
   let note: string | undefined;
-  if (variant === "m3-encoder") {
-    const { M3Encoder } = await import("../src/encode/encoder.js");
-    const enc = await M3Encoder.load({ modelPath: modelDir, intraOpNumThreads: threads });
-    run = async (texts) => {
-      const r = await enc.encode(texts);
-      if (r.length !== texts.length || !r[0]?.colbert || !r[0].sparse || !r[0].dense) throw new Error("m3-encoder: missing outputs");
-    };
-    release = () => enc.dispose();
-    note = `layout ${enc.info?.layout}; dense+sparse+colbert; batchTokens ${BATCH_TOKENS}, maxBatchSize ${MAX_BATCH}`;
+  if (variant === "m3-embeddings" || variant === "m3-embeddings-dense") {
+    const { M3Embeddings } = await import("../src/langchain/embeddings.js");
+    const emb = new M3Embeddings({ modelPath: modelDir, intraOpNumThreads: threads });
+    await emb.load();
+    if (variant === "m3-embeddings") {
+      run = async (texts) => {
+        const r = await emb.encode(texts);
+        if (r.length !== texts.length || !r[0]?.colbert || !r[0].sparse || !r[0].dense) throw new Error("m3-embeddings: missing outputs");
+      };
+      note = `M3Embeddings.encode (= M3Encoder.encode): dense + sparse + ColBERT; layout ${emb.info?.layout}; the encoder's default batching`;
+    } else {
+      run = async (texts) => {
+        const r = await emb.embedDocuments(texts);
+        if (r.length !== texts.length) throw new Error("m3-embeddings-dense: wrong count");
+      };
+      note = `M3Embeddings.embedDocuments (LangChain Embeddings API): dense only, number[]`;
+    }
+    release = () => emb.encoder.dispose();
   } else if (variant === "raw-sorted" || variant === "raw-fixed") {
     const ort = await import("onnxruntime-node");
     const session = await ort.InferenceSession.create(join(modelDir, "onnx", "model.onnx"), {

@@ -2,7 +2,7 @@
 /**
  * Renders the benchmark results (bench/results/*.json) as markdown.
  *
- *   node bench/report.mjs [--dir bench/results] [--out bench/results/REPORT.md] [--check]
+ *   node bench/report.mjs [--dir bench/results] [--out bench/results/REPORT.md] [--check [--parts encoder,retrieval,colbert]]
  *
  * --check validates that every expected result file is present and well formed (finite
  * numbers, recall in [0, 1], no failed variant) and exits 1 otherwise; used by the smoke run.
@@ -73,11 +73,11 @@ export function encoderSection(e) {
   const tps = (variant, corpus) => e.variants.find((v) => v.variant === variant && !v.error)?.corpora.find((c) => c.corpus === corpus)?.tokensPerSecond;
   const ratios = [];
   for (const corpus of ["queries", "passages", "mixed"]) {
-    const m = tps("m3-encoder", corpus), raw = tps("raw-sorted", corpus), fixed = tps("raw-fixed", corpus), tf = tps("transformers-js", corpus);
+    const m = tps("m3-embeddings", corpus), raw = tps("raw-sorted", corpus), fixed = tps("raw-fixed", corpus), tf = tps("transformers-js", corpus);
     const parts = [];
-    if (m && raw) parts.push(`M3Encoder (3 outputs) = ${pct(m / raw)} of the raw-session floor`);
+    if (m && raw) parts.push(`M3Embeddings (3 outputs) = ${pct(m / raw)} of the raw-session floor`);
     if (raw && fixed) parts.push(`length-sorted vs fixed unsorted batches ×${f2(raw / fixed)}`);
-    if (m && tf) parts.push(`M3Encoder vs transformers.js ×${f2(m / tf)}`);
+    if (m && tf) parts.push(`M3Embeddings vs transformers.js ×${f2(m / tf)}`);
     if (parts.length) ratios.push(`- ${corpus}: ${parts.join("; ")}`);
   }
   return [
@@ -191,13 +191,18 @@ export function render(dir) {
   return [machineSection(r), encoderSection(r.encoder), retrievalSection(r.retrieval), colbertSection(r.colbert)].filter(Boolean).join("\n\n");
 }
 
-function check(dir) {
+function check(dir, parts) {
   const r = loadResults(dir);
   const errors = [];
+  if (!parts.includes("encoder")) delete r.encoder;
+  if (!parts.includes("retrieval")) r.retrieval = [{ docs: 0, m3: "skip" }];
+  if (!parts.includes("colbert")) r.colbert = "skip";
   const finite = (x, what) => {
     if (typeof x !== "number" || !Number.isFinite(x)) errors.push(`${what} is ${x}`);
   };
-  if (!r.encoder) errors.push("encoder.json missing");
+  if (!r.encoder) {
+    if (parts.includes("encoder")) errors.push("encoder.json missing");
+  }
   else {
     finite(r.encoder.matmulPeak.bestGflops, "matmul peak");
     for (const v of r.encoder.variants) {
@@ -207,6 +212,7 @@ function check(dir) {
   }
   if (r.retrieval.length === 0) errors.push("no retrieval-*.json");
   for (const x of r.retrieval) {
+    if (x.m3 === "skip") continue;
     for (const s of ["m3", "langchain"]) {
       const y = x[s];
       if (!y || y.error) {
@@ -232,7 +238,7 @@ if (isMain) {
   };
   const dir = get("--dir", "bench/results");
   if (args.includes("--check")) {
-    const errors = check(dir);
+    const errors = check(dir, get("--parts", "encoder,retrieval,colbert").split(","));
     if (errors.length) {
       console.error(`bench results in ${dir} are not well formed:\n- ${errors.join("\n- ")}`);
       process.exit(1);

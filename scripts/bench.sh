@@ -41,7 +41,7 @@ if $smoke; then
   want retrieval && "${tsx[@]}" bench/retrieval.ts --sizes 1500 --dim 128 --queries 10 --gt-queries 10 \
     --lc-queries 10 --threads "$threads" --work .tmp/bench-smoke-work --out-dir "$out"
   want colbert && "${tsx[@]}" bench/colbert-fidelity.ts --small --out "$out/colbert-fidelity.json"
-  node bench/report.mjs --dir "$out" --check --quiet
+  node bench/report.mjs --dir "$out" --check --parts "$only" --quiet
   node bench/render-readme.mjs --dir "$out" >/dev/null
   echo "bench smoke: ok ($out)"
   exit 0
