@@ -90,6 +90,18 @@ describe("codecs", () => {
     expect(pearson(scored("binary"), exact)).toBeGreaterThan(0.9);
   });
 
+  it("binary scores long queries (no lookup tables) the same way", () => {
+    const c = createCodec("binary", 1024);
+    const d = randomMatrix(5, 1024, 3), q = randomMatrix(300, 1024, 4); // tables would be 39 MB
+    const payload = new Uint8Array(c.payloadBytes(5));
+    c.encode(d.data, 5, payload);
+    const pq = c.prepare(q.data, 300);
+    expect(pq.lut).toBeUndefined();
+    const out = new Float32Array(5 * 1024);
+    c.decode(payload, 5, out);
+    expect(Math.abs(c.maxSimSum(pq, payload, 5) / 300 - colbertScore(q, { data: out, tokens: 5, dim: 1024 }))).toBeLessThan(1e-5);
+  });
+
   it("unknown codec -> INVALID_ARGUMENT", () => {
     expect(() => createCodec("bf16" as never, 8)).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
   });

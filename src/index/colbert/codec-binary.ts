@@ -9,6 +9,7 @@
  * (lut[v] = lut[v without its lowest bit] + 2·q[that bit]), 256 entries per byte position.
  */
 import type { ColbertCodec, PreparedQuery } from "./codec.js";
+import { maxSimSumF32 } from "./kernels.js";
 
 /** Lookup tables of a query (rows × nBytes × 256 floats). */
 export function buildByteLut(q: Float32Array, rows: number, dim: number): Float32Array {
@@ -77,10 +78,14 @@ export function maxSimSumBinary(lut: Float32Array, rows: number, bits: Uint8Arra
   return total;
 }
 
+/** Queries whose tables would exceed this many bytes (≈ 256 rows at dim 1024) are scored on unpacked ±1 rows instead. */
+const MAX_LUT_BYTES = 32 * 1024 * 1024;
+
 export function createBinaryCodec(dim: number): ColbertCodec {
   const nb = Math.ceil(dim / 8);
   const inv = 1 / Math.sqrt(dim);
-  return {
+  let scratch = new Float32Array(0);
+  const codec: ColbertCodec = {
     name: "binary",
     dim,
     bytesPerToken: nb,
@@ -99,10 +104,15 @@ export function createBinaryCodec(dim: number): ColbertCodec {
       }
     },
     prepare(data, rows): PreparedQuery {
+      if (rows * nb * 256 * 4 > MAX_LUT_BYTES) return { data, rows, dim };
       return { data, rows, dim, lut: buildByteLut(data, rows, dim) };
     },
     maxSimSum(q, payload, tokens) {
-      return maxSimSumBinary(q.lut!, q.rows, payload, tokens, nb);
+      if (q.lut !== undefined) return maxSimSumBinary(q.lut, q.rows, payload, tokens, nb);
+      if (scratch.length < tokens * dim) scratch = new Float32Array(tokens * dim);
+      codec.decode(payload, tokens, scratch);
+      return maxSimSumF32(q.data, q.rows, scratch, 0, tokens, dim);
     },
   };
+  return codec;
 }
