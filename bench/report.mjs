@@ -144,7 +144,7 @@ export function retrievalSection(rs) {
       int(r.docs),
       `${kib(b.dense)} (vectors ${kib(b.denseVectors)}, graph ${kib(b.denseGraph)})`,
       kib(b.sparse),
-      `${kib(b.colbertOnDisk)} on disk, ${kib(b.colbertResident)} resident`,
+      `${kib(b.colbertOnDisk)} on disk; resident ${kib(b.colbertResidentAfterQueries ?? b.colbertResident)} after the queries (cache)`,
       kib(b.docs),
       kib(r.m3.diskBytesPerDoc),
       r.langchain && !r.langchain.error ? `${kib(r.langchain.memoryBytesPerDocRss)} RSS, ${kib(r.langchain.diskBytesPerDoc)} disk` : "–",

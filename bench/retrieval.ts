@@ -220,7 +220,7 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
       sparseTerms += d.encoding.sparse.indices.length;
     }
     await gt.add(chunk);
-    if ((start / CHUNK) % 100 === 0) log(`m3 ${docs}: ${start + chunk.length} docs, build ${buildSeconds.toFixed(1)} s, gen ${genSeconds.toFixed(1)} s, gt ${gt.seconds.toFixed(1)} s, rss ${rssMiB()} MiB`);
+    if ((start / CHUNK) % 40 === 0) log(`m3 ${docs}: ${start + chunk.length} docs, build ${buildSeconds.toFixed(1)} s, gen ${genSeconds.toFixed(1)} s, gt ${gt.seconds.toFixed(1)} s, rss ${rssMiB()} MiB`);
   }
   await gt.release();
   const truth = gt.result();
@@ -255,6 +255,7 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
     pool.push(s.poolSize);
     if (q.index < nGT) recalls.push(recallAt(hits.map((h) => h.id), truth.top[q.index]!));
   }
+  const colbertAfterQueries = loaded.stats().colbert;
   await loaded.close();
   const n = docs;
   return {
@@ -274,6 +275,7 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
       denseGraph: round(stats.dense.graphBytes / n, 1),
       sparse: round((stats.sparse.postingsBytes + stats.sparse.forwardBytes) / n, 1),
       colbertResident: round(stats.colbert.residentBytes / n, 1),
+      colbertResidentAfterQueries: round(colbertAfterQueries.residentBytes / n, 1),
       colbertOnDisk: round(stats.colbert.liveBytes / n, 1),
       docs: round(stats.docBytes / n, 1),
     },
