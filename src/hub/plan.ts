@@ -2,6 +2,7 @@
  * Which files a BGE-M3 layout needs, decided from a repository's file list (the Hub's tree
  * listing, or the files of a cached snapshot). Pure: no I/O besides the `tree` callback.
  */
+import { posix } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { HEADS_REPO, QUANTIZED_REPO } from "./env.js";
 import type { HubVariant } from "./types.js";
@@ -22,6 +23,14 @@ export interface Plan {
   graphRepo: string;
   /** Files to resolve; the graph comes last, so its presence in a snapshot marks a complete set. */
   picks: FilePick[];
+  /** The ONNX graph (last of `picks`). */
+  graph: FilePick;
+  /** External-data / Constant_* files guessed from names (replaced by what the graph refers to, once read). */
+  sidecars: FilePick[];
+  /** Heads, tokenizer, config. */
+  others: FilePick[];
+  /** All files of the graph's repository (to check what the graph refers to). */
+  graphTree: readonly string[];
 }
 
 /** Lists a repository's files at a revision; undefined when it is not available (offline, not cached). */
@@ -127,7 +136,36 @@ export async function planFiles(repo: string, revision: string, variant: HubVari
       pick(HEADS_REPO, "main", meta);
     }
   }
-  for (const s of sidecarsOf(found.graph, graphFiles)) pick(graphRepo, graphRev, s);
-  pick(graphRepo, graphRev, found.graph);
-  return { layout: found.layout, variant, graphRepo, picks };
+  const sidecars = sidecarsOf(found.graph, graphFiles).map((path) => ({ repo: graphRepo, revision: graphRev, path }));
+  const graph = { repo: graphRepo, revision: graphRev, path: found.graph };
+  return {
+    layout: found.layout,
+    variant,
+    graphRepo,
+    picks: [...picks, ...sidecars, graph],
+    graph,
+    sidecars,
+    others: picks,
+    graphTree: graphFiles,
+  };
+}
+
+/**
+ * The picks for the external-data locations a graph refers to (relative to its folder), or an
+ * error naming a location the repository does not have.
+ */
+export function sidecarsFromRefs(plan: Plan, locations: readonly string[]): FilePick[] {
+  const folder = folderOf(plan.graph.path);
+  return locations.map((loc) => {
+    const path = posix.normalize(folder + loc.replace(/\\/g, "/"));
+    if (path.startsWith("../") || posix.isAbsolute(path) || !plan.graphTree.includes(path)) {
+      throw new M3Error(
+        ErrorCodes.MODEL_INVALID,
+        `${plan.graph.path} in ${plan.graph.repo} keeps weights in "${loc}", which the repository does not have; ` +
+          `the export is incomplete or broken: report it to the repository's authors or pick another repository.`,
+        { details: { repo: plan.graph.repo, graph: plan.graph.path, location: loc } },
+      );
+    }
+    return { repo: plan.graph.repo, revision: plan.graph.revision, path };
+  });
 }

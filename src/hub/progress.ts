@@ -8,12 +8,18 @@ export class ProgressTracker {
   private done = 0;
   private readonly samples: Array<{ t: number; bytes: number }> = [];
   private lastEmit = 0;
+  private lastFile = "";
 
   constructor(
-    private readonly total: number,
+    private total: number,
     private readonly onProgress: ((p: DownloadProgress) => void) | undefined,
     private readonly now: () => number = () => Date.now(),
   ) {}
+
+  /** More bytes to fetch than first planned (files found while resolving). */
+  addTotal(bytes: number): void {
+    this.total += bytes;
+  }
 
   /** Bytes already on disk (resumed, or found in the cache) count as done without affecting the rate. */
   skip(bytes: number): void {
@@ -26,8 +32,10 @@ export class ProgressTracker {
     const t = this.now();
     this.samples.push({ t, bytes: this.done });
     while (this.samples.length > 2 && t - (this.samples[0]?.t ?? t) > WINDOW_MS) this.samples.shift();
-    if (this.onProgress === undefined || (!fileDone && t - this.lastEmit < MIN_INTERVAL_MS)) return;
+    const newFile = file !== this.lastFile;
+    if (this.onProgress === undefined || (!fileDone && !newFile && t - this.lastEmit < MIN_INTERVAL_MS)) return;
     this.lastEmit = t;
+    this.lastFile = file;
     const first = this.samples[0];
     const span = first === undefined ? 0 : (t - first.t) / 1000;
     const rate = span > 0 && first !== undefined ? (this.done - first.bytes) / span : 0;

@@ -8,7 +8,8 @@ import { exists, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir
 import { ensureBlob } from "./download.js";
 import { COMMIT_RE, DEFAULT_REPO, type HubSettings, settingsFrom } from "./env.js";
 import { type FileMetadata, abortedError, fileMetadata, statusError, withRetries, wrapNetwork } from "./http.js";
-import { type FilePick, type Plan, type TreeSource, planFiles } from "./plan.js";
+import { graphFileLocations } from "./onnx-refs.js";
+import { type FilePick, type Plan, type TreeSource, planFiles, sidecarsFromRefs } from "./plan.js";
 import { ProgressTracker } from "./progress.js";
 import type { HubVariant, PretrainedOptions, ResolvedPretrained } from "./types.js";
 
@@ -92,8 +93,23 @@ async function fromCache(s: HubSettings, repo: string, revision: string, variant
   for (const p of plan.picks) {
     commits.set(p.repo, (await readRef(storageFolder(s.cacheDir, p.repo), p.revision)) as string);
   }
+  // The graph says which external-data files it needs: all of them must be cached.
+  const graphFile = pointerPath(storageFolder(s.cacheDir, plan.graphRepo), commits.get(plan.graphRepo) as string, plan.graph.path);
+  const refs = await graphFileLocations(graphFile);
+  if (refs !== undefined) {
+    try {
+      plan = withSidecars(plan, sidecarsFromRefs(plan, refs));
+    } catch {
+      return undefined;
+    }
+  }
   const dir = await folderFor(s, plan, commits);
   return { dir, variant, files: plan.picks.map((p) => p.path), commit: commits.get(repo) ?? (commits.get(plan.graphRepo) as string) };
+}
+
+/** The plan with its sidecars replaced. */
+function withSidecars(plan: Plan, sidecars: FilePick[]): Plan {
+  return { ...plan, sidecars, picks: [...plan.others, ...sidecars, plan.graph] };
 }
 
 function offlineError(s: HubSettings, repo: string, revision: string, variant: HubVariant): M3Error {
@@ -110,35 +126,52 @@ function offlineError(s: HubSettings, repo: string, revision: string, variant: H
 
 async function fromHub(s: HubSettings, repo: string, revision: string, variant: HubVariant, options: PretrainedOptions): Promise<ResolvedPretrained> {
   const signal = options.signal;
-  const plan = await planFiles(repo, revision, variant, hubTree(s, signal));
+  let plan = await planFiles(repo, revision, variant, hubTree(s, signal));
   const commits = new Map<string, string>();
-  const metas: Array<{ pick: FilePick; meta: FileMetadata }> = [];
-  for (const pick of plan.picks) {
-    const known = commits.get(pick.repo);
-    const rev = known ?? pick.revision;
-    const meta = await fileMetadata(s, { repo: pick.repo, revision: rev, path: pick.path }, signal);
+  const metas = new Map<string, FileMetadata>();
+  const key = (p: FilePick): string => `${p.repo}:${p.path}`;
+  const storageOf = (p: FilePick): string => storageFolder(s.cacheDir, p.repo);
+  const missingBytes = async (p: FilePick): Promise<number> => {
+    const meta = metas.get(key(p)) as FileMetadata;
+    return (await exists(join(storageOf(p), "blobs", meta.etag))) ? 0 : (meta.size ?? 0);
+  };
+  const head = async (p: FilePick): Promise<void> => {
+    if (metas.has(key(p))) return;
+    const known = commits.get(p.repo);
+    const meta = await fileMetadata(s, { repo: p.repo, revision: known ?? p.revision, path: p.path }, signal);
     if (!COMMIT_RE.test(meta.commit)) {
-      throw new M3Error(ErrorCodes.HUB_ERROR, `The Hub sent an invalid commit hash ${describe(meta.commit)} for ${pick.path} in ${pick.repo}.`);
+      throw new M3Error(ErrorCodes.HUB_ERROR, `The Hub sent an invalid commit hash ${describe(meta.commit)} for ${p.path} in ${p.repo}.`);
     }
-    if (known === undefined) commits.set(pick.repo, meta.commit);
-    metas.push({ pick, meta });
-  }
+    if (known === undefined) commits.set(p.repo, meta.commit);
+    metas.set(key(p), meta);
+  };
+  for (const p of plan.picks) await head(p);
   let total = 0;
-  for (const { pick, meta } of metas) {
-    if (!(await exists(join(storageFolder(s.cacheDir, pick.repo), "blobs", meta.etag)))) total += meta.size ?? 0;
-  }
+  for (const p of plan.picks) total += await missingBytes(p);
   const tracker = new ProgressTracker(total, options.onProgress);
-  const blobs: string[] = [];
-  for (const { pick, meta } of metas) {
-    const t = { repo: pick.repo, revision: commits.get(pick.repo) as string, path: pick.path };
-    blobs.push(await ensureBlob(s, t, meta, storageFolder(s.cacheDir, pick.repo), tracker, signal));
+  const blobs = new Map<string, string>();
+  const fetchBlob = async (p: FilePick): Promise<void> => {
+    const t = { repo: p.repo, revision: commits.get(p.repo) as string, path: p.path };
+    blobs.set(key(p), await ensureBlob(s, t, metas.get(key(p)) as FileMetadata, storageOf(p), tracker, signal));
+  };
+  // The graph first: it names the external-data files it needs.
+  await fetchBlob(plan.graph);
+  const refs = await graphFileLocations(blobs.get(key(plan.graph)) as string);
+  if (refs !== undefined) {
+    plan = withSidecars(plan, sidecarsFromRefs(plan, refs));
+    for (const p of plan.sidecars) {
+      if (metas.has(key(p))) continue;
+      await head(p);
+      tracker.addTotal(await missingBytes(p));
+    }
   }
+  for (const p of plan.picks) if (!blobs.has(key(p))) await fetchBlob(p);
+  if (signal?.aborted) throw abortedError(`Downloading ${repo}`);
   // Every blob is verified: link them (the graph last), then record the revisions.
-  for (const [i, { pick }] of metas.entries()) {
-    const storage = storageFolder(s.cacheDir, pick.repo);
-    await linkRelative(blobs[i] as string, pointerPath(storage, commits.get(pick.repo) as string, pick.path));
+  for (const p of plan.picks) {
+    await linkRelative(blobs.get(key(p)) as string, pointerPath(storageOf(p), commits.get(p.repo) as string, p.path));
   }
-  for (const pick of plan.picks) await writeRef(storageFolder(s.cacheDir, pick.repo), pick.revision, commits.get(pick.repo) as string);
+  for (const p of plan.picks) await writeRef(storageOf(p), p.revision, commits.get(p.repo) as string);
   const dir = await folderFor(s, plan, commits);
   return { dir, variant, files: plan.picks.map((p) => p.path), commit: commits.get(repo) ?? (commits.get(plan.graphRepo) as string) };
 }
