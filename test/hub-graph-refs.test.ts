@@ -67,7 +67,9 @@ describe("external data named by the graph", () => {
   });
 
   it("fetches exactly the files the graph refers to, whatever their names", async () => {
-    const r = await resolvePretrained("me/custom", opts());
+    let last = { bytes: -1, total: -2 };
+    const r = await resolvePretrained("me/custom", opts({ onProgress: (p) => (last = p) }));
+    expect(last.bytes).toBe(last.total);
     expect([...r.files].sort()).toEqual(["Constant_5_attr__value", "model.onnx", "tokenizer.json", "weights.bin"]);
     const got = hub.requests((q) => q.method === "HEAD").map((q) => q.path.split("/").at(-1));
     expect(got).toContain("weights.bin");

@@ -158,7 +158,10 @@ async function fromHub(s: HubSettings, repo: string, revision: string, variant: 
   await fetchBlob(plan.graph);
   const refs = await graphFileLocations(blobs.get(key(plan.graph)) as string);
   if (refs !== undefined) {
+    const guessed = plan.sidecars;
     plan = withSidecars(plan, sidecarsFromRefs(plan, refs));
+    const kept = new Set(plan.sidecars.map(key));
+    for (const p of guessed) if (!kept.has(key(p))) tracker.addTotal(-(await missingBytes(p)));
     for (const p of plan.sidecars) {
       if (metas.has(key(p))) continue;
       await head(p);
