@@ -1,12 +1,15 @@
 /**
  * A deterministic synthetic corpus with BGE-M3-like statistics, as encodings (no model needed).
  *
- * - dense: normalize(0.55·G + 0.6·C_k + 0.6·noise): anisotropic like BGE-M3 (unrelated texts
- *   score ~0.3, same-topic ~0.6), clusters of ~50 documents.
+ * - dense: normalize(0.55·G + 0.6·C_k + 0.45·S_kj + 0.35·noise): anisotropic like BGE-M3
+ *   (unrelated texts score ~0.3, same topic ~0.65, same sub-topic ~0.85), clusters of ~50
+ *   documents with 8 sub-topics each. Most of the variance lives in the topic / sub-topic
+ *   directions (text embeddings have a low intrinsic dimension), so reducing the dimension
+ *   for CI keeps the score statistics.
  * - sparse: 20..120 distinct token ids per document (vocab 250002, ids >= 4): half from the
  *   cluster's topic words, half Zipf over the vocabulary; weights in [0.03, 0.33], rarer ids
  *   heavier (BGE-M3's relu weights are of this size).
- * - colbert: one row per token: normalize(0.6·P[token] + 0.5·dense + 0.6·noise), so lexical
+ * - colbert: one row per token: normalize(0.6·P[token] + 0.5·dense + 0.35·noise), so lexical
  *   overlap, dense similarity and MaxSim agree as for the real model.
  * - queries: a target document; ~60% of its ids plus a few others (8..24), dense at cosine
  *   ~0.8 to the target's, colbert rows built the same way.
@@ -49,6 +52,7 @@ export interface SyntheticCorpus {
 const SPECIAL = 4;
 const TOPIC_WORDS = 2000;
 const PROTOTYPES = 4096;
+const SUBTOPICS = 8;
 
 /** Generates the corpus described above; same spec, same corpus. */
 export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
@@ -65,6 +69,7 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
   const rng = new Rng(s.seed);
   const G = randomUnit(rng, s.denseDim);
   const centroids = Array.from({ length: s.clusters }, () => randomUnit(rng, s.denseDim));
+  const subtopics = Array.from({ length: s.clusters * SUBTOPICS }, () => randomUnit(rng, s.denseDim));
   const protoRng = new Rng(s.seed ^ 0x51f15e);
   const protos = Array.from({ length: PROTOTYPES }, () => randomUnit(protoRng, s.colbertDim));
   const topic = (c: number, r: number) => SPECIAL + ((Math.imul(c + 1, 2654435761) + Math.imul(r + 7, 40503)) >>> 0) % (s.vocab - SPECIAL - 1);
@@ -76,7 +81,7 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
     for (let j = 0; j < rows; j++) {
       const t = tokens[j % tokens.length]!;
       const noise = randomUnit(r, s.colbertDim);
-      data.set(mixUnit(s.colbertDim, [[0.6, protos[t % PROTOTYPES]!], [0.5, dproj], [0.6, noise]]), j * s.colbertDim);
+      data.set(mixUnit(s.colbertDim, [[0.6, protos[t % PROTOTYPES]!], [0.5, dproj], [0.35, noise]]), j * s.colbertDim);
     }
     return { data, tokens: rows, dim: s.colbertDim };
   };
@@ -93,7 +98,8 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
       if (!w.has(id)) w.set(id, weightOf(topical ? rank * 20 : rank, r));
     }
     const sparse = toSparse(w);
-    const dense = mixUnit(s.denseDim, [[0.55, G], [0.6, centroids[cluster]!], [0.6, randomUnit(r, s.denseDim)]]);
+    const sub = subtopics[cluster * SUBTOPICS + r.int(0, SUBTOPICS - 1)]!;
+    const dense = mixUnit(s.denseDim, [[0.55, G], [0.6, centroids[cluster]!], [0.45, sub], [0.35, randomUnit(r, s.denseDim)]]);
     const rows = r.int(s.colbertTokens[0], s.colbertTokens[1]);
     const cb = colbert(r, [...w.keys()], dense, rows);
     docs.push({
