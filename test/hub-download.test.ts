@@ -20,6 +20,7 @@ afterAll(() => hub.close());
 beforeEach(async () => {
   vi.stubEnv("HF_HUB_OFFLINE", "");
   vi.stubEnv("HF_TOKEN", "");
+  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
   cache = await mkdtemp(join(tmpdir(), "m3-hub-"));
   hub.log.length = 0;
   hub.faults = [];

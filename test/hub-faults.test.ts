@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -34,6 +34,7 @@ afterAll(() => hub.close());
 beforeEach(async () => {
   vi.stubEnv("HF_HUB_OFFLINE", "");
   vi.stubEnv("HF_TOKEN", "");
+  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
   cache = await mkdtemp(join(tmpdir(), "m3-hubf-"));
   hub.log.length = 0;
   hub.faults = [];
@@ -55,6 +56,16 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
     const r = await resolvePretrained("acme/gated-m3", opts());
     expect(r.files).toContain("bge_m3_model.onnx");
     expect(hub.requests((q) => q.method === "HEAD").every((q) => q.authorization === "Bearer hf_secret")).toBe(true);
+  });
+
+  it("the token saved by `hf auth login` ($HF_HOME/token) is used when HF_TOKEN is unset", async () => {
+    const home = join(cache, "home");
+    await mkdir(home, { recursive: true });
+    await writeFile(join(home, "token"), "hf_secret\n");
+    vi.stubEnv("HF_HOME", home);
+    vi.stubEnv("HF_TOKEN_PATH", "");
+    const r = await resolvePretrained("acme/gated-m3", opts());
+    expect(r.files).toContain("bge_m3_model.onnx");
   });
 
   it("unknown repository -> HUB_UNAUTHORIZED 'not found or private'", async () => {

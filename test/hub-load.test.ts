@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { M3Encoder } from "../src/encode/encoder.js";
 import { resolvePretrained } from "../src/hub/index.js";
 import { M3Embeddings } from "../src/langchain/embeddings.js";
@@ -26,6 +26,9 @@ async function filesOf(dir: string, keep: (p: string) => boolean): Promise<Recor
 }
 
 beforeAll(async () => {
+  vi.stubEnv("HF_HUB_OFFLINE", "");
+  vi.stubEnv("HF_TOKEN", "");
+  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
   hub = new MockHub();
   const enc = join(MODELS, "encoder-only");
   hub.addRepo("BAAI/bge-m3", await filesOf(enc, (p) => !/model_(fp16|quantized)/.test(p)));
@@ -36,6 +39,7 @@ beforeAll(async () => {
   cache = await mkdtemp(join(tmpdir(), "m3-hubload-"));
 });
 afterAll(async () => {
+  vi.unstubAllEnvs();
   await hub.close();
   await rm(cache, { recursive: true, force: true });
 });

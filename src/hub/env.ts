@@ -1,4 +1,5 @@
 /** Settings from options and the huggingface_hub environment variables. */
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { checkInt } from "../util/validate.js";
@@ -33,8 +34,21 @@ export function hubCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = process.
   if (cacheDir !== undefined && cacheDir !== "") return cacheDir;
   const explicit = nonEmpty(env["HF_HUB_CACHE"]) ?? nonEmpty(env["HUGGINGFACE_HUB_CACHE"]);
   if (explicit !== undefined) return explicit;
-  const home = nonEmpty(env["HF_HOME"]) ?? join(nonEmpty(env["XDG_CACHE_HOME"]) ?? join(homedir(), ".cache"), "huggingface");
-  return join(home, "hub");
+  return join(hfHome(env), "hub");
+}
+
+/** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
+function hfHome(env: NodeJS.ProcessEnv): string {
+  return nonEmpty(env["HF_HOME"]) ?? join(nonEmpty(env["XDG_CACHE_HOME"]) ?? join(homedir(), ".cache"), "huggingface");
+}
+
+/** The token saved by `hf auth login` / `huggingface-cli login` (`$HF_TOKEN_PATH`, else `$HF_HOME/token`). */
+function savedToken(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return nonEmpty(readFileSync(nonEmpty(env["HF_TOKEN_PATH"]) ?? join(hfHome(env), "token"), "utf8").trim());
+  } catch {
+    return undefined;
+  }
 }
 
 export function settingsFrom(options: PretrainedOptions, env: NodeJS.ProcessEnv = process.env): HubSettings {
@@ -42,7 +56,7 @@ export function settingsFrom(options: PretrainedOptions, env: NodeJS.ProcessEnv 
   return {
     cacheDir: hubCacheDir(options.cacheDir, env),
     endpoint,
-    token: nonEmpty(options.token) ?? nonEmpty(env["HF_TOKEN"]) ?? nonEmpty(env["HUGGING_FACE_HUB_TOKEN"]),
+    token: nonEmpty(options.token) ?? nonEmpty(env["HF_TOKEN"]) ?? nonEmpty(env["HUGGING_FACE_HUB_TOKEN"]) ?? savedToken(env),
     offline: options.localFilesOnly === true || envTrue(env["HF_HUB_OFFLINE"]),
     fetch: options.fetch ?? globalThis.fetch,
     maxRetries: checkInt("downloadRetries", options.downloadRetries ?? 5, 0, 100),

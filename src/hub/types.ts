@@ -49,7 +49,7 @@ export interface PretrainedOptions {
   localFilesOnly?: boolean;
   /**
    * Access token for gated or private repositories.
-   * @default `$HF_TOKEN`
+   * @default `$HF_TOKEN`, else the token saved by `hf auth login` (`$HF_TOKEN_PATH`, else `$HF_HOME/token`)
    */
   token?: string;
   /**
