@@ -27,6 +27,8 @@ const colbertFactory: ColbertStoreFactory = {
 export interface CliModel {
   readonly modelPath: string;
   readonly encoder: M3Encoder;
+  /** Longest input the model accepts, including `<s>` and `</s>`. */
+  readonly maxLength: number;
   /** Content tokens of `text` (without `<s>` and `</s>`; saturates at 8190). */
   countTokens(text: string): Promise<number>;
   countTokensBatch(texts: string[]): Promise<number[]>;
@@ -39,6 +41,7 @@ export async function openModel(modelPath: string, opts: { variant?: ModelVarian
   return {
     modelPath,
     encoder,
+    maxLength: encoder.info?.maxLength ?? 8192,
     async countTokens(text) {
       const [ids] = await encoder.tokenize([text], { maxLength: 8192 });
       return Math.max(0, (ids?.length ?? 2) - 2);

@@ -29,6 +29,23 @@ export function truncate(s: string, width: number): string {
   return out + "…";
 }
 
+/** Like `truncate` but keeps the end ("…/docs/notes.md#3"): for ids and paths. */
+export function truncateStart(s: string, width: number): string {
+  const flat = s.replace(/\s+/g, " ").trim();
+  if (displayWidth(flat) <= width) return flat;
+  const chars = [...flat];
+  let out = "";
+  let w = 0;
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const ch = chars[i]!;
+    const cw = ZERO.test(ch) ? 0 : WIDE.test(ch) ? 2 : 1;
+    if (w + cw > width - 1) break;
+    out = ch + out;
+    w += cw;
+  }
+  return "…" + out;
+}
+
 export function padEnd(s: string, width: number): string {
   return s + " ".repeat(Math.max(0, width - displayWidth(s)));
 }

@@ -53,8 +53,8 @@ Example:
 
 async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   const out = path.resolve(opts.out ?? "");
-  const chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
-  const chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
+  let chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
+  let chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
   const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
   const checkpointSecs = parseIntOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
   const variant = opts.variant ?? "fp32";
@@ -82,6 +82,12 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   let index: WritableIndex | undefined;
   try {
     model = await openModel(path.resolve(modelPath), { variant: variant as "fp32" | "int8" | "fp16" });
+    if (chunkSize > model.maxLength - 2) {
+      const fit = model.maxLength - 2;
+      log(`note: this model reads at most ${model.maxLength} tokens; using --chunk-size ${fit} instead of ${chunkSize}`);
+      chunkOverlap = Math.min(chunkOverlap, Math.floor(fit / 4));
+      chunkSize = fit;
+    }
     index = await openIndexForWrite(out, model);
     interrupt.check();
 

@@ -2,8 +2,8 @@
 import type { Command } from "commander";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { CliError } from "../exit.js";
 import { openIndexForRead } from "../engine.js";
+import { CliError } from "../exit.js";
 import { formatBytes, formatInt } from "../format.js";
 import { print } from "../output.js";
 import { readState, sourcesOf, STATE_FILE } from "../state.js";

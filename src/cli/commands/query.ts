@@ -1,10 +1,11 @@
 /** `m3 query <index-dir> "<text>"`: a table of the top hits with the fused and per-mode scores, or JSON. */
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { DEFAULT_WEIGHTS } from "../../types.js";
 import { openIndexForRead, openModel, runSearch, type CliHit } from "../engine.js";
-import { UsageError } from "../exit.js";
-import { formatScore, truncate } from "../format.js";
+import { CliError, UsageError } from "../exit.js";
+import { formatScore, truncate, truncateStart } from "../format.js";
 import { parseIntOption, parseModes, parseWeights, type Mode } from "../options.js";
 import { print } from "../output.js";
 import { readState } from "../state.js";
@@ -65,6 +66,9 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
     throw new UsageError(`the weights of the modes searched (${modes.join("+")}) are all 0`);
   }
   const indexDir = path.resolve(dir);
+  if (!existsSync(path.join(indexDir, "manifest.json"))) {
+    throw new CliError(`${dir} is not an index (no manifest.json); create one with: m3 index <files> --model <dir> --out ${dir}`);
+  }
   const state = await readState(indexDir);
   const modelPath = opts.model ?? state?.modelPath ?? process.env["M3_MODEL_DIR"];
   if (!modelPath) throw new UsageError(`no model: ${dir} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
@@ -92,7 +96,10 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
       const colWidth = Math.max(18, Math.floor(width / 2));
       const rows: string[][] = [];
       for (let r = 0; r < k; r++) {
-        rows.push([String(r + 1), ...results.map((hits) => (hits[r] ? `${formatScore(hits[r]!.score)} ${truncate(hits[r]!.id, colWidth)}` : ""))]);
+        rows.push([
+          String(r + 1),
+          ...results.map((hits) => (hits[r] ? `${formatScore(hits[r]!.score)} ${truncateStart(hits[r]!.id, colWidth)}` : r === 0 ? "(no hits)" : "")),
+        ]);
       }
       print(`query: ${text}`);
       print(renderTable([{ header: "#", right: true }, ...runs.map(([name]) => ({ header: name }))], rows));
@@ -113,7 +120,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
       formatScore(h.scores.dense),
       formatScore(h.scores.sparse),
       formatScore(h.scores.colbert),
-      truncate(h.id, 28),
+      truncateStart(h.id, 28),
       truncate(h.text, width),
     ]);
     print(
