@@ -83,6 +83,18 @@ describe("concurrency and dispose", () => {
   });
 });
 
+describe("head files stored as fp32", () => {
+  it("give the same outputs as the fp16 originals (same values, other zip prefix)", async () => {
+    const dir = copyModel("encoder-only");
+    for (const n of ["sparse_linear", "colbert_linear"]) copyFileSync(join(MODELS, "../pt", `${n}.fp32.pt`), join(dir, `${n}.pt`));
+    const a = await M3Encoder.load({ modelPath: dir });
+    const b = await M3Encoder.load({ modelPath: join(MODELS, "encoder-only") });
+    expect(await a.encode(texts.slice(0, 12))).toEqual(await b.encode(texts.slice(0, 12)));
+    await Promise.all([a.dispose(), b.dispose()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe("broken model files", () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { loadStateDict, parseStateDict } from "../src/encode/pt/state-dict.js";
 import { halfToFloat32 } from "../src/encode/half.js";
+import { fixtureRoots } from "./helpers/m3-golden.js";
 
 const DIR = join(import.meta.dirname, "data/pt");
 type Expected = Record<string, Record<string, { shape: number[]; data: number[] }>>;
@@ -75,4 +76,17 @@ describe(".pt state_dict reader", () => {
     writeFileSync(join(dir, "other"), "");
     await expect(loadStateDict(join(dir, "sparse_linear.pt"))).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
   });
+
+  for (const root of fixtureRoots()) {
+    it(`fixture heads in ${root}: fp16 files (stem/ prefix) and fp32 re-saves (archive/ prefix) agree`, async () => {
+      for (const name of ["sparse_linear", "colbert_linear"]) {
+        const half = await loadStateDict(join(root, "encoder-only", `${name}.pt`));
+        const full = await loadStateDict(join(root, "../pt", `${name}.fp32.pt`));
+        for (const k of ["weight", "bias"]) {
+          expect(full.get(k)!.shape).toEqual(half.get(k)!.shape);
+          expect(full.get(k)!.data).toEqual(half.get(k)!.data);
+        }
+      }
+    });
+  }
 });
