@@ -145,7 +145,9 @@ async function fromHub(s: HubSettings, repo: string, revision: string, variant: 
     if (known === undefined) commits.set(p.repo, meta.commit);
     metas.set(key(p), meta);
   };
-  for (const p of plan.picks) await head(p);
+  // One HEAD per repository first (it fixes the commit), then the others at that commit, together.
+  for (const r of new Set(plan.picks.map((p) => p.repo))) await head(plan.picks.find((p) => p.repo === r) as FilePick);
+  await Promise.all(plan.picks.map(head));
   let total = 0;
   for (const p of plan.picks) total += await missingBytes(p);
   const tracker = new ProgressTracker(total, options.onProgress);
