@@ -64,6 +64,13 @@ describe("concurrency and dispose", () => {
     await e.dispose();
   });
 
+  it("accepts the onnx/ subfolder itself as modelPath (heads one folder up)", async () => {
+    const e = await M3Encoder.load({ modelPath: join(MODELS, "encoder-only", "onnx") });
+    expect(e.info).toMatchObject({ layout: "encoder-only", files: ["model.onnx", "tokenizer.json", "../config.json", "../sparse_linear.pt", "../colbert_linear.pt"] });
+    expect(await e.encode(texts.slice(0, 5))).toEqual(await enc.encode(texts.slice(0, 5)));
+    await e.dispose();
+  });
+
   it("clamps maxLength to the model's position table", async () => {
     const long = "word ".repeat(2000);
     const [r] = await enc.encode([long], { maxLength: 8192 });
