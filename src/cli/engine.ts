@@ -11,6 +11,7 @@ import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
 import { M3HybridStore } from "../retrieve/hybrid-store.js";
 import { search } from "../retrieve/search.js";
+import { resolvePretrained } from "../hub/index.js";
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding, ModeWeights } from "../types.js";
 import type { SourceDoc } from "./chunk.js";
@@ -36,7 +37,15 @@ export interface CliModel {
   dispose(): Promise<void>;
 }
 
-export async function openModel(modelPath: string, opts: { variant?: ModelVariant }): Promise<CliModel> {
+/**
+ * `model`: a folder, or a Hugging Face repo id ("BAAI/bge-m3") already in the local hub cache
+ * (never downloads; `m3 download` does).
+ */
+export async function openModel(model: string, opts: { variant?: ModelVariant }): Promise<CliModel> {
+  let modelPath = path.resolve(model);
+  if (!existsSync(modelPath) && /^[\w.-]+\/[\w.-]+$/.test(model)) {
+    modelPath = (await resolvePretrained(model, { localFilesOnly: true, variant: opts.variant ?? "fp32" })).dir;
+  }
   const encoder = await M3Encoder.load({ modelPath, variant: opts.variant ?? "fp32" });
   return {
     modelPath,

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
+import { registerDownload } from "./commands/download.js";
 import { registerIndex } from "./commands/index-cmd.js";
 import { registerInfo } from "./commands/info.js";
 import { registerQuery } from "./commands/query.js";
@@ -32,8 +33,11 @@ export function buildProgram(): Command {
       `
 Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C).
 Environment: M3_MODEL_DIR  model folder used when --model is not given.
+--model takes a folder, or a Hugging Face repo id (e.g. BAAI/bge-m3) already in the local
+Hugging Face cache (see m3 download).
 
 Example:
+  m3 download BAAI/bge-m3
   m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index
   m3 query ./my-index "Why does bread dough rise?" -k 5
   m3 info ./my-index`,
@@ -41,6 +45,7 @@ Example:
   registerIndex(program);
   registerQuery(program);
   registerInfo(program);
+  registerDownload(program);
   return program;
 }
 

@@ -30,7 +30,7 @@ export function registerIndex(program: Command): void {
     .description("index .txt, .md and .jsonl files (folders are walked); re-running only re-indexes what changed")
     .argument("<paths...>", "files or folders to index")
     .requiredOption("-o, --out <dir>", "index folder (created, or updated in place)")
-    .option("-m, --model <dir>", "BGE-M3 model folder (default: $M3_MODEL_DIR, or the model the index was built with)")
+    .option("-m, --model <dir>", "BGE-M3 model folder, or a Hub repo id in the local cache (default: $M3_MODEL_DIR, or the model the index was built with)")
     .option("--chunk-size <tokens>", "chunk size in tokens of the model's tokenizer", "512")
     .option("--chunk-overlap <tokens>", "overlap between chunks, in tokens", "64")
     .option("--batch-docs <n>", "chunks per encode call (progress and Ctrl-C are checked between calls)", "32")
@@ -81,7 +81,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   let model: CliModel | undefined;
   let index: WritableIndex | undefined;
   try {
-    model = await openModel(path.resolve(modelPath), { variant: variant as "fp32" | "int8" | "fp16" });
+    model = await openModel(modelPath, { variant: variant as "fp32" | "int8" | "fp16" });
     if (chunkSize > model.maxLength - 2) {
       const fit = model.maxLength - 2;
       log(`note: this model reads at most ${model.maxLength} tokens; using --chunk-size ${fit} instead of ${chunkSize}`);
@@ -192,7 +192,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
       if (checkpointSecs > 0 && Date.now() - lastSave >= checkpointSecs * 1000 && filesDone < todo.length) {
         interrupt.check();
         progress.setLabel("checkpoint: saving the index");
-        await save(index, out, { baseDir, modelPath, chunkSize, chunkOverlap });
+        await save(index, out, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
         lastSave = Date.now();
         dirty = false;
       }
@@ -200,7 +200,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
     progress.finish();
     interrupt.check();
     if (dirty || !indexExists || state === undefined || reindexAll) {
-      await save(index, out, { baseDir, modelPath, chunkSize, chunkOverlap });
+      await save(index, out, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
     }
     const secs = (Date.now() - started) / 1000;
     const tok = progress.tokenCount;

@@ -73,7 +73,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
   const modelPath = opts.model ?? state?.modelPath ?? process.env["M3_MODEL_DIR"];
   if (!modelPath) throw new UsageError(`no model: ${dir} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
 
-  const model = await openModel(path.resolve(modelPath), {});
+  const model = await openModel(modelPath, {});
   const index = await openIndexForRead(indexDir, model).catch(async (err: unknown) => {
     await model.dispose();
     throw err;
