@@ -54,8 +54,26 @@ const TOPIC_WORDS = 2000;
 const PROTOTYPES = 4096;
 const SUBTOPICS = 8;
 
-/** Generates the corpus described above; same spec, same corpus. */
+/** Generates the corpus described above in memory; same spec, same corpus. */
 export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
+  const g = createSyntheticGenerator(spec);
+  const docs = Array.from({ length: g.spec.docs }, (_, i) => g.doc(i));
+  const queries = Array.from({ length: g.spec.queries }, (_, q) => g.query(q, docs[g.targetOf(q)]));
+  return { docs, queries, spec: g.spec, fingerprint: g.fingerprint };
+}
+
+/** Document-by-document generation (for corpora too big to hold): `doc(i)` is pure in (spec, i). */
+export interface SyntheticGenerator {
+  spec: Required<SyntheticSpec>;
+  fingerprint: ModelFingerprint;
+  doc(i: number): SyntheticDoc;
+  /** The document query `q` is built from. */
+  targetOf(q: number): number;
+  /** Query `q` (pass its target document if already generated). */
+  query(q: number, target?: SyntheticDoc): Required<M3Encoding> & { target: number };
+}
+
+export function createSyntheticGenerator(spec: SyntheticSpec): SyntheticGenerator {
   const s: Required<SyntheticSpec> = {
     docs: spec.docs,
     queries: spec.queries ?? 0,
@@ -85,8 +103,7 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
     }
     return { data, tokens: rows, dim: s.colbertDim };
   };
-  const docs: SyntheticDoc[] = [];
-  for (let i = 0; i < s.docs; i++) {
+  const doc = (i: number): SyntheticDoc => {
     const r = new Rng(s.seed * 7919 + i * 104729 + 1);
     const cluster = i % s.clusters;
     const ns = r.int(20, 120);
@@ -102,18 +119,18 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
     const dense = mixUnit(s.denseDim, [[0.55, G], [0.6, centroids[cluster]!], [0.45, sub], [0.35, randomUnit(r, s.denseDim)]]);
     const rows = r.int(s.colbertTokens[0], s.colbertTokens[1]);
     const cb = colbert(r, [...w.keys()], dense, rows);
-    docs.push({
+    return {
       id: `doc-${i}`,
       pageContent: `synthetic document ${i} of cluster ${cluster}`,
       metadata: { cluster, parity: i % 2 === 0 ? "even" : "odd", n: i },
       encoding: { dense, sparse, colbert: cb, tokenCount: rows + 1 },
-    });
-  }
-  const queries: SyntheticCorpus["queries"] = [];
-  for (let q = 0; q < s.queries; q++) {
+    };
+  };
+  const targetOf = (q: number) => new Rng(s.seed * 31337 + q * 7777 + 3).int(0, s.docs - 1);
+  const query = (q: number, targetDoc?: SyntheticDoc) => {
     const r = new Rng(s.seed * 31337 + q * 7777 + 3);
     const target = r.int(0, s.docs - 1);
-    const td = docs[target]!.encoding;
+    const td = (targetDoc ?? doc(target)).encoding;
     const w = new Map<number, number>();
     const n = r.int(8, 24);
     for (let j = 0; j < td.sparse.indices.length && w.size < n * 0.6; j++) {
@@ -122,11 +139,12 @@ export function generateSyntheticCorpus(spec: SyntheticSpec): SyntheticCorpus {
     while (w.size < n) w.set(global(r.zipf(s.vocab - SPECIAL - 1, 1.1)), 0.05 + 0.25 * r.next());
     const dense = mixUnit(s.denseDim, [[1, td.dense], [0.75, randomUnit(r, s.denseDim)]]);
     const rows = r.int(16, 32);
-    queries.push({ dense, sparse: toSparse(w), colbert: colbert(r, [...w.keys()], dense, rows), tokenCount: rows + 1, target });
-  }
+    return { dense, sparse: toSparse(w), colbert: colbert(r, [...w.keys()], dense, rows), tokenCount: rows + 1, target };
+  };
   return {
-    docs,
-    queries,
+    doc,
+    query,
+    targetOf,
     spec: s,
     fingerprint: { layout: "synthetic", hiddenSize: s.denseDim, vocabSize: s.vocab, tokenizerSha256: `synthetic-${s.seed}` },
   };
