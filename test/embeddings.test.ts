@@ -3,7 +3,10 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Embeddings } from "@langchain/core/embeddings";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+// Model loads and runs on a busy 2-core machine can exceed the 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 import { M3Embeddings } from "../src/langchain/embeddings.js";
 import { colbertScore, combineScores, denseScore, lexicalScore } from "../src/math/scores.js";
 import { readGolden } from "./helpers/m3-golden.js";

@@ -2,7 +2,10 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+// Model loads and runs on a busy 2-core machine can exceed the 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 import { M3Encoder } from "../src/encode/encoder.js";
 import { isM3Error } from "../src/errors.js";
 import { readGolden } from "./helpers/m3-golden.js";

@@ -5,7 +5,10 @@
  */
 import { join } from "node:path";
 import { Tokenizer } from "tokenizers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+
+// Model loads and runs on a busy 2-core machine can exceed the 5 s default.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 import { M3Tokenizer } from "../src/tokenize/tokenizer.js";
 import { fixtureRoots, readGolden } from "./helpers/m3-golden.js";
 
