@@ -1,0 +1,46 @@
+/**
+ * langchain-m3: BGE-M3 (dense + learned sparse + ColBERT) for LangChain.js on onnxruntime-node.
+ * The public surface, in the order data flows: model acquisition → tokenizer → encoder →
+ * index → retrieval → LangChain adapters. Everything here is listed in the README.
+ */
+
+// Shared types, errors and score maths
+export type {
+  SparseVector, MultiVector, M3Encoding, M3OutputSelection, ModeWeights, Logger,
+  ModelFingerprint, EncodeOptions, M3EncoderLike,
+} from "./types.js";
+export { DEFAULT_WEIGHTS } from "./types.js";
+export { M3Error, ErrorCodes, isM3Error, type ErrorCode } from "./errors.js";
+export { denseScore, lexicalScore, colbertScore, combineScores, type ModeScores } from "./math/scores.js";
+
+// Model acquisition (Hugging Face Hub, Python-compatible cache)
+export { resolvePretrained, hubCacheDir } from "./hub/index.js";
+export type { DownloadProgress, HubVariant, PretrainedOptions, ResolvedPretrained } from "./hub/index.js";
+
+// Tokenizer and encoder
+export { M3Tokenizer, type SpecialIds } from "./tokenize/index.js";
+export { M3Encoder, MAX_TOKENS } from "./encode/index.js";
+export type { M3EncoderOptions, ModelVariant, EncoderInfo, LayoutKind } from "./encode/index.js";
+
+// Index (dense HNSW + sparse inverted lists + ColBERT store) and persistence
+export { HybridIndex, DENSE_DEFAULTS, saveIndex, loadIndex } from "./index/index.js";
+export type {
+  IndexEntry, DeleteResult, IndexStats, IndexedDocument, DenseIndexOptions, HybridIndexOptions,
+  SaveOptions, LoadOptions, IndexManifest,
+} from "./index/index.js";
+export { createColbertStore, openColbertStore, DEFAULT_CODEC, bytesPerToken } from "./index/colbert/index.js";
+export type { ColbertStore, ColbertStoreOptions, ColbertCodecName, CreateColbertStoreOptions } from "./index/colbert/index.js";
+
+// Retrieval
+export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
+export type {
+  SearchHit, SearchStats, SearchOptions, SearchMode, FusionMethod, MetadataFilter, FilterValue,
+  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions,
+} from "./retrieve/index.js";
+
+// LangChain adapters
+export { M3Embeddings } from "./langchain/embeddings.js";
+export type { M3EmbeddingsParams, PairScores } from "./langchain/embeddings.js";
+export { M3HybridRetriever, type M3HybridRetrieverInput } from "./langchain/retriever.js";
+export { M3VectorStore } from "./langchain/vectorstore.js";
+export { M3_SCORES_KEY, type M3Scores } from "./langchain/documents.js";
