@@ -19,7 +19,7 @@
  * Query encoding is excluded everywhere (queries are given as encodings / looked up vectors).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB, summary } from "./lib/machine.js";
@@ -224,7 +224,8 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   }
   await gt.release();
   const truth = gt.result();
-  writeFileSync(join(dir, "..", `gt-${docs}.json`), JSON.stringify(truth));
+  writeFileSync(join(dir, "..", `gt-${docs}.json.tmp`), JSON.stringify(truth));
+  renameSync(join(dir, "..", `gt-${docs}.json.tmp`), join(dir, "..", `gt-${docs}.json`));
   let t = now();
   await saveIndex(index, dir);
   const saveSeconds = (now() - t) / 1000;
@@ -307,7 +308,6 @@ async function runLangChain(a: Record<string, string | true>): Promise<unknown> 
   const nQ = Number(a["lc-queries"] ?? 50);
   const candidates = 100;
   const dir = String(a.dir);
-  const truth = JSON.parse(readFileSync(join(dir, "..", `gt-${docs}.json`), "utf8")) as GroundTruth;
   const baseRss = rssMiB();
   const corpus = new SyntheticCorpus({ docs, dim: Number(a.dim ?? 1024) });
   const queries = Array.from({ length: nQ }, (_, q) => corpus.query(q));
@@ -354,6 +354,7 @@ async function runLangChain(a: Record<string, string | true>): Promise<unknown> 
   const e2e: number[] = [];
   const stage = { dense: [] as number[], sparse: [] as number[] };
   const recalls: number[] = [];
+  const ranked: string[][] = [];
   for (const q of queries) {
     let t0 = now();
     await dense.invoke(q.text);
@@ -367,9 +368,20 @@ async function runLangChain(a: Record<string, string | true>): Promise<unknown> 
     t0 = now();
     const res = await ensemble.invoke(q.text);
     e2e.push(now() - t0);
-    const gi = truth.queries.indexOf(q.index);
-    if (gi >= 0) recalls.push(recallAt(res.slice(0, K).map((d) => String(d.metadata.id)), truth.top[gi]!));
+    ranked.push(res.slice(0, K).map((d) => String(d.metadata.id)));
   }
+  // The ground truth comes from the m3 run over the same corpus (possibly running alongside).
+  const gtFile = join(dir, "..", `gt-${docs}.json`);
+  for (let waited = 0; !existsSync(gtFile); waited += 5) {
+    if (waited > 4 * 3600) throw new Error(`no ground truth ${gtFile}`);
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const truth = JSON.parse(readFileSync(gtFile, "utf8")) as GroundTruth;
+  queries.forEach((q, i) => {
+    const gi = truth.queries.indexOf(q.index);
+    if (gi >= 0) recalls.push(recallAt(ranked[i]!, truth.top[gi]!));
+  });
   return {
     system: "langchain",
     docs,
@@ -431,15 +443,28 @@ async function main(): Promise<void> {
       ...["codec", "threads", "dim"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : [])),
     ];
     const result: Record<string, unknown> = { kind: "retrieval", docs, machine, weights: WEIGHTS, k: K };
-    for (const system of ["m3", "langchain"]) {
+    rmSync(join(work, `gt-${docs}.json`), { force: true });
+    const run = async (system: string) => {
       try {
         result[system] = await child(["--system", system, "--docs", String(docs), "--dir", join(work, `${system}-${docs}`), ...pass]);
       } catch (err) {
         log(`${system} ${docs} failed: ${(err as Error).message}`);
         result[system] = { error: (err as Error).message };
         failed = true;
-        if (system === "m3") break;
       }
+    };
+    // --parallel runs the LangChain side alongside ours (it waits for our ground truth at the
+    // end): each has its own process and peak RSS, but they share the CPU, which the results say.
+    const parallel = a.parallel === true || (a.parallel === "large" && large);
+    if (parallel) {
+      result.parallel = "m3 and langchain ran at the same time (shared CPU)";
+      const lc = run("langchain");
+      await run("m3");
+      if (result.m3 && (result.m3 as { error?: string }).error) writeFileSync(join(work, `gt-${docs}.json`), JSON.stringify({ docs, queries: [], top: [], tenth: [] }));
+      await lc;
+    } else {
+      await run("m3");
+      if (!(result.m3 as { error?: string }).error) await run("langchain");
     }
     result.machineAtEnd = { uptime: machineInfo().uptime };
     const file = join(outDir, `retrieval-${docs}.json`);
