@@ -4,8 +4,7 @@
  */
 import { M3Encoder } from "../encode/encoder.js";
 import type { ModelVariant } from "../encode/options.js";
-import { createColbertStore, openColbertStore } from "../index/colbert/index.js";
-import type { ColbertStoreFactory } from "../index/colbert/types.js";
+import { defaultColbertFactory } from "../index/default-colbert.js";
 import type { IndexStats } from "../index/hybrid-index.js";
 import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
@@ -17,12 +16,6 @@ import type { M3Encoding, ModeWeights } from "../types.js";
 import type { SourceDoc } from "./chunk.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
-
-/** The package's disk-backed ColBERT store. */
-const colbertFactory: ColbertStoreFactory = {
-  create: async (dim, options) => createColbertStore({ ...options, dim }),
-  open: (dir, part, options) => openColbertStore(dir, part, options),
-};
 
 /** A loaded model. */
 export interface CliModel {
@@ -81,8 +74,8 @@ export interface WritableIndex {
 /** Loads the index in `dir` (checking it was built with `model`), or creates an empty one when `dir` holds none. */
 export async function openIndexForWrite(dir: string, model: CliModel): Promise<WritableIndex> {
   const store = existsSync(path.join(dir, "manifest.json"))
-    ? await M3HybridStore.load(dir, model.encoder, { colbertFactory })
-    : await M3HybridStore.create(model.encoder, { colbertFactory });
+    ? await M3HybridStore.load(dir, model.encoder)
+    : await M3HybridStore.create(model.encoder);
   return {
     get size() {
       return store.size;
@@ -133,7 +126,7 @@ export interface CliHit {
 
 export async function openIndexForRead(dir: string, model: CliModel | undefined): Promise<ReadableIndex> {
   const index = await loadIndex(dir, {
-    colbertFactory,
+    colbertFactory: defaultColbertFactory,
     ...(model ? { fingerprint: await model.encoder.fingerprint() } : {}),
   });
   return {
