@@ -112,10 +112,11 @@ export class HybridIndex {
     return this.docs.slotOf(id) !== undefined;
   }
 
-  /** The stored document, or undefined. */
+  /** A copy of the stored document, or undefined. */
   get(id: string): IndexedDocument | undefined {
     const slot = this.docs.slotOf(id);
-    return slot === undefined ? undefined : this.docs.at(slot);
+    const d = slot === undefined ? undefined : this.docs.at(slot);
+    return d === undefined ? undefined : { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } };
   }
 
   ids(): string[] {

@@ -13,7 +13,10 @@ import { describe } from "../util/validate.js";
 import { rrfFusion, weightedFusion } from "./fusion.js";
 import { resolveSearch, type SearchMode, type SearchOptions } from "./options.js";
 
-/** One result. `score` is the fused score (higher is better); `scores` has each searched mode's score. */
+/**
+ * One result. `score` is the fused score (higher is better); `scores` has each searched mode's
+ * score; `document` is a copy (changing it does not change the index).
+ */
 export interface SearchHit {
   id: string;
   score: number;
@@ -120,7 +123,10 @@ export async function searchWithStats(index: HybridIndex, query: M3Encoding, opt
   const fused = o.fusion === "rrf" ? rrfFusion(scores, o.modes, o.weights, o.rrfK) : weightedFusion(scores, o.weights);
   const docs = Array.from(pool, (slot) => index.documentAt(slot)!);
   const order = Array.from(pool, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(docs[a]!.id, docs[b]!.id));
-  const hits = order.slice(0, o.k).map((i) => ({ id: docs[i]!.id, score: fused[i]!, scores: scores[i]!, document: docs[i]! }));
+  const hits = order.slice(0, o.k).map((i) => {
+    const d = docs[i]!;
+    return { id: d.id, score: fused[i]!, scores: scores[i]!, document: { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } } };
+  });
   stats.timings.fuse = lap();
   return { hits, stats };
 }

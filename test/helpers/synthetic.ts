@@ -11,7 +11,8 @@
  *   heavier (BGE-M3's relu weights are of this size).
  * - colbert: one row per token: normalize(0.6·P[token] + 0.5·dense + 0.35·noise), so lexical
  *   overlap, dense similarity and MaxSim agree as for the real model.
- * - queries: a target document; ~60% of its ids plus a few others (8..24), dense at cosine
+ * - queries: a target document; ~60% of its ids (weights within ±30% of the document's) plus
+ *   a few others (8..24 ids, weighted like document ids of the same frequency), dense at cosine
  *   ~0.8 to the target's, colbert rows built the same way.
  * Dimensions and ColBERT lengths can be reduced for CI speed (the statistics above are kept).
  */
@@ -134,9 +135,13 @@ export function createSyntheticGenerator(spec: SyntheticSpec): SyntheticGenerato
     const w = new Map<number, number>();
     const n = r.int(8, 24);
     for (let j = 0; j < td.sparse.indices.length && w.size < n * 0.6; j++) {
-      if (r.next() < 0.5) w.set(td.sparse.indices[j]!, 0.05 + 0.25 * r.next());
+      // the same model weighs a token similarly in the query: frequent tokens stay light
+      if (r.next() < 0.5) w.set(td.sparse.indices[j]!, Math.min(0.33, td.sparse.values[j]! * (0.7 + 0.6 * r.next())));
     }
-    while (w.size < n) w.set(global(r.zipf(s.vocab - SPECIAL - 1, 1.1)), 0.05 + 0.25 * r.next());
+    while (w.size < n) {
+      const rank = r.zipf(s.vocab - SPECIAL - 1, 1.1);
+      w.set(global(rank), weightOf(rank, r));
+    }
     const dense = mixUnit(s.denseDim, [[1, td.dense], [0.75, randomUnit(r, s.denseDim)]]);
     const rows = r.int(16, 32);
     return { dense, sparse: toSparse(w), colbert: colbert(r, [...w.keys()], dense, rows), tokenCount: rows + 1, target };
