@@ -1,7 +1,7 @@
 /**
  * A progress bar on stderr: done/total (bytes of source text), percent, tokens/s and ETA.
  * On a TTY it redraws one line (at most every 100 ms); otherwise it prints a plain line at
- * every 10 % step, so logs stay readable. `quiet` silences it.
+ * every 10 % step or after 30 s without one, so logs stay readable. `quiet` silences it.
  */
 import { formatBytes, formatDuration, formatInt, truncate } from "./format.js";
 
@@ -80,8 +80,9 @@ export class Progress {
       return;
     }
     const step = Math.floor(frac * 10);
-    if (step === this.lastStep) return;
+    if (step === this.lastStep && (t - this.lastDraw < 30_000 || frac >= 1)) return;
     this.lastStep = step;
+    this.lastDraw = t;
     this.opts.stream.write(`${this.line(frac, t)}\n`);
   }
 
