@@ -6,7 +6,8 @@
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
 import { checkInt } from "../util/validate.js";
-import type { ColbertStore, ColbertStoreFactory } from "./colbert/types.js";
+import type { ColbertStore } from "./colbert/types.js";
+import { defaultColbertFactory } from "./default-colbert.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
 import { resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
@@ -82,14 +83,14 @@ export class HybridIndex {
   }
 
   /** An empty index for encodings of the model `fingerprint`. */
-  static async create(fingerprint: ModelFingerprint, options: HybridIndexOptions & { colbertFactory: ColbertStoreFactory }): Promise<HybridIndex> {
+  static async create(fingerprint: ModelFingerprint, options: HybridIndexOptions = {}): Promise<HybridIndex> {
     const denseDim = checkInt("denseDim", options.denseDim ?? fingerprint.hiddenSize, 1, 65536);
     const colbertDim = checkInt("colbertDim", options.colbertDim ?? fingerprint.hiddenSize, 1, 65536);
     const denseOptions = resolveDense(options.dense);
     checkInt("dense.M", denseOptions.M, 2, 512);
     checkInt("dense.efConstruction", denseOptions.efConstruction, 1, 1 << 20);
     checkInt("dense.efSearch", denseOptions.efSearch, 1, 1 << 20);
-    const colbert = await options.colbertFactory.create(colbertDim, options.colbert);
+    const colbert = await (options.colbertFactory ?? defaultColbertFactory).create(colbertDim, options.colbert);
     return new HybridIndex({
       fingerprint: { ...fingerprint },
       denseDim,

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
 import type { ModelFingerprint } from "../types.js";
 import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
+import { defaultColbertFactory } from "./default-colbert.js";
 import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./codec.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
@@ -41,8 +42,8 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** The query encoder's fingerprint; a different one gives INDEX_MODEL_MISMATCH. @default not checked */
   fingerprint?: ModelFingerprint;
-  /** Reopens the ColBERT store. */
-  colbertFactory: ColbertStoreFactory;
+  /** Reopens the ColBERT store. @default the package's store (src/index/colbert) */
+  colbertFactory?: ColbertStoreFactory;
   /** ColBERT store options at open time (e.g. cacheBytes). */
   colbert?: ColbertStoreOptions;
   /** Overrides the saved efSearch. @default the saved value */
@@ -121,7 +122,7 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
 }
 
 /** Loads the index saved in `dir`. Throws INDEX_CORRUPT or INDEX_MODEL_MISMATCH; never returns a partial index. */
-export async function loadIndex(dir: string, options: LoadOptions): Promise<HybridIndex> {
+export async function loadIndex(dir: string, options: LoadOptions = {}): Promise<HybridIndex> {
   let text: string;
   try {
     text = await fsp.readFile(join(dir, MANIFEST_NAME), "utf8");
@@ -161,7 +162,7 @@ export async function loadIndex(dir: string, options: LoadOptions): Promise<Hybr
       throw corrupt(dir, name("dense-graph"), `hnswlib could not read it (${(err as Error).message})`);
     });
     const sparseIndex = SparseIndex.fromForward(sparse.vectors.map((v, s) => (live[s] === 1 ? v : undefined)));
-    colbert = await options.colbertFactory.open(dir, m.colbert, options.colbert);
+    colbert = await (options.colbertFactory ?? defaultColbertFactory).open(dir, m.colbert, options.colbert);
     if (colbert.size !== m.counts.colbertSlots || colbert.dim !== m.options.colbertDim) {
       throw corrupt(dir, m.colbert.offsetsFile, `ColBERT store holds ${colbert.size} matrices of dim ${colbert.dim}, manifest says ${m.counts.colbertSlots} of dim ${m.options.colbertDim}`);
     }
