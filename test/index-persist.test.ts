@@ -73,6 +73,24 @@ describe("save / load", () => {
     for (const x of [a, b, c]) await x.close();
   });
 
+  it("reclaims ColBERT space: a save after heavy deletion compacts the data file and removes the old one", async () => {
+    const dir = join(root, "compact");
+    const a = await build(500);
+    await saveIndex(a, dir);
+    const m1 = JSON.parse(await fsp.readFile(join(dir, "manifest.json"), "utf8"));
+    await a.delete(corpus.docs.slice(0, 450).map((d) => d.id));
+    await saveIndex(a, dir);
+    const m2 = JSON.parse(await fsp.readFile(join(dir, "manifest.json"), "utf8"));
+    expect(m2.colbert.dataFile).not.toBe(m1.colbert.dataFile);
+    expect(m2.colbert.committedBytes).toBeLessThan(m1.colbert.committedBytes / 4);
+    const files = await fsp.readdir(dir);
+    expect(files).not.toContain(m1.colbert.dataFile);
+    const b = await loadIndex(dir, { colbertFactory: factory });
+    expect(await snapshot(b)).toEqual(await snapshot(a));
+    await a.close();
+    await b.close();
+  });
+
   it("saves a loaded index into another directory", async () => {
     const a = await build(200);
     await saveIndex(a, join(root, "x1"));

@@ -50,7 +50,7 @@ export interface LoadOptions {
   efSearch?: number;
 }
 
-const COMPACT_MIN_BYTES = 1 << 20;
+const COMPACT_MIN_BYTES = 64 * 1024;
 const COMPACT_LIVE_FRACTION = 0.5;
 /** Generation files of this index and of the ColBERT store: deleted after a commit unless the manifest names them. */
 const OWN_FILE = /^(?:(?:docs|dense|sparse)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:data|offsets)\.\d+\.bin)$/;
