@@ -138,9 +138,18 @@ export class DenseIndex {
     return d;
   }
 
+  /** Makes room for slots [0, slots) at once (a bulk add grows the arrays and the graph once). */
+  reserve(slots: number): void {
+    this.grow(slots, slots);
+  }
+
   private ensure(slots: number): void {
+    this.grow(slots, Math.ceil(this.live.length * 1.5));
+  }
+
+  private grow(slots: number, target: number): void {
     if (slots > this.live.length) {
-      const cap = Math.max(slots, this.live.length * 2);
+      const cap = Math.max(slots, target);
       const v = new Float32Array(cap * this.dim);
       v.set(this.vectors);
       this.vectors = v;

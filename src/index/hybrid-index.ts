@@ -143,6 +143,9 @@ export class HybridIndex {
         last.set(id, i);
         return { doc: { id, pageContent: e.pageContent, metadata }, enc };
       });
+      let fresh = 0;
+      for (const [id] of last) if (this.docs.slotOf(id) === undefined) fresh++;
+      this.dense.reserve(this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size)));
       let added = 0;
       let replaced = 0;
       for (let i = 0; i < checked.length; i++) {
