@@ -154,6 +154,28 @@ export function retrievalSection(rs) {
     out.push(`Memory per document, by part (langchain-m3; the ColBERT part lives on disk, resident memory is bounded by the store's cache, 256 MiB by default):`, ``);
     out.push(table(["docs", "dense (HNSW)", "sparse", "ColBERT", "doc table", "total on disk", "LangChain (whole process)"], mem), ``);
   }
+  // What 100k documents would take, from the largest measured corpus (every part is linear in documents).
+  const big = [...rs].reverse().find((r) => r.m3 && !r.m3.error);
+  if (big && !rs.some((r) => r.docs >= 100000)) {
+    const b = big.m3.memoryBytesPerDoc;
+    const n = 100000;
+    out.push(
+      `Not measured at 100,000 documents (see Notes); linear in documents from the ${int(big.docs)}-document run: ` +
+        `dense ${size(b.dense * n)} RAM, sparse ${size(b.sparse * n)} RAM, doc table ${size(b.docs * n)} RAM, ColBERT ${size(b.colbertOnDisk * n)} on disk ` +
+        `(resident bounded by the cache), total on disk ${size(big.m3.diskBytesPerDoc * n)}; build at the measured rate ${f1(n / big.m3.docsPerSecond / 60)} min.`,
+      ``,
+    );
+  }
+  for (const r of rs) {
+    if (r.m3 && !r.m3.error) {
+      const m = r.m3;
+      const qRows = 24; // queries have 16–32 ColBERT rows
+      const flop = m.poolSize.p50 * qRows * m.corpus.colbertTokensPerDoc * m.corpus.dim * 2;
+      out.push(
+        `- ${int(r.docs)} docs: the ColBERT rerank of ~${int(m.poolSize.p50)} candidates is ~${f2(flop / 1e9)} GFLOP of MaxSim, done at ${f2(flop / 1e9 / (m.latencyMs.rerankColbert.p50 / 1000))} GFLOP/s (p50).`,
+      );
+    }
+  }
   for (const r of rs) {
     if (r.m3 && !r.m3.error) {
       out.push(
@@ -188,7 +210,9 @@ export function colbertSection(c) {
 
 export function render(dir) {
   const r = loadResults(dir);
-  return [machineSection(r), encoderSection(r.encoder), retrievalSection(r.retrieval), colbertSection(r.colbert)].filter(Boolean).join("\n\n");
+  // Hand-written remarks on a run (e.g. what could not be measured and why), kept next to the JSON.
+  const notes = existsSync(join(dir, "NOTES.md")) ? readFileSync(join(dir, "NOTES.md"), "utf8").trim() : "";
+  return [machineSection(r), encoderSection(r.encoder), retrievalSection(r.retrieval), colbertSection(r.colbert), notes].filter(Boolean).join("\n\n");
 }
 
 function check(dir, parts) {
