@@ -106,6 +106,8 @@ export async function searchWithStats(index: HybridIndex, query: M3Encoding, opt
   }
   stats.poolSize = pool.length;
 
+  // Documents are captured before any await, so a concurrent delete cannot pull one away mid-search.
+  const docs = Array.from(pool, (slot) => index.documentAt(slot)!);
   // Score every candidate in every searched mode.
   const scores: ModeScores[] = Array.from(pool, (slot) => {
     const s: ModeScores = {};
@@ -121,7 +123,6 @@ export async function searchWithStats(index: HybridIndex, query: M3Encoding, opt
   }
 
   const fused = o.fusion === "rrf" ? rrfFusion(scores, o.modes, o.weights, o.rrfK) : weightedFusion(scores, o.weights);
-  const docs = Array.from(pool, (slot) => index.documentAt(slot)!);
   const order = Array.from(pool, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(docs[a]!.id, docs[b]!.id));
   const hits = order.slice(0, o.k).map((i) => {
     const d = docs[i]!;
