@@ -3,7 +3,7 @@
  * tiny fixture model (test/fixtures/models/encoder-only).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync, cpSync, openSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -337,15 +337,35 @@ describe("m3 index on a large file, interrupted", () => {
     expect(Date.now() - started).toBeLessThan(110_000);
   });
 
-  it("a checkpoint saves finished files, so an interrupt keeps them", async () => {
+  it("with --checkpoint, an interrupt keeps the files finished before it", async () => {
     const src = t("ckpt");
-    for (let i = 0; i < 4; i++) write(path.join(src, `f${i}.txt`), `File ${i}: the Moon raises the tides. `.repeat(40));
+    // a-*.txt take over a second each to encode, so a 1 s checkpoint saves after each of them.
+    for (let i = 0; i < 2; i++) write(path.join(src, `a-${i}.txt`), Array.from({ length: 600 }, (_, j) => `File ${i}, note ${j}: the Moon raises the tides twice a day.`).join("\n\n"));
+    write(path.join(src, "z-big.txt"), Array.from({ length: 3000 }, (_, j) => `Note ${j}: light from the Sun needs about eight minutes to reach the Earth.`).join("\n\n"));
     const idx = t("ckpt-index");
-    // --checkpoint 0 disables; here every finished file is checkpointed (1 s) and the run completes.
-    const r = await m3(["index", src, "--model", MODEL, "--out", idx, "--checkpoint", "1", "-q"]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(manifest(idx).counts.documents).toBeGreaterThanOrEqual(4);
-    cpSync(idx, t("ckpt-copy"), { recursive: true });
-    expect((await m3(["info", t("ckpt-copy")])).code).toBe(0);
+    const result = await new Promise<Run>((resolve) => {
+      const c = spawn(process.execPath, [CLI, "index", src, "--model", MODEL, "--out", idx, "--checkpoint", "1", "--batch-docs", "4"], { cwd: ROOT });
+      let stderr = "";
+      c.stderr.on("data", (d) => (stderr += d));
+      // Interrupt 1.5 s after the first checkpoint appeared on disk.
+      const poll = setInterval(() => {
+        if (existsSync(path.join(idx, "manifest.json"))) {
+          clearInterval(poll);
+          setTimeout(() => c.kill("SIGINT"), 1500);
+        }
+      }, 100);
+      c.on("close", (code, signal) => {
+        clearInterval(poll);
+        resolve({ code, signal, stdout: "", stderr });
+      });
+    });
+    expect(result.code, result.stderr).toBe(130);
+    const sources = new Set((await queryJson(idx, "tides", ["-k", "10000", "--candidates", "100000"])).hits.map((h) => String(h.metadata["source"])));
+    expect([...sources].some((s) => s.endsWith("a-0.txt"))).toBe(true);
+    expect([...sources].some((s) => s.endsWith("z-big.txt"))).toBe(false);
+    // The next run finishes the job: the checkpointed files are unchanged and skipped.
+    const again = await m3(["index", src, "--out", idx, "-q", "--checkpoint", "0"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/unchanged/);
   });
 });
