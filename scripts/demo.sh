@@ -3,7 +3,7 @@
 # (data/sample-corpus, 288 documents in 9 languages) with the m3 CLI and answers the sample
 # queries, showing the dense, sparse and ColBERT rankings beside the hybrid one.
 # Model: --model, else $M3_MODEL_DIR, else BAAI/bge-m3 from the Hugging Face cache (never
-# downloaded here; `npx m3 download` does that), else the tiny random test model — whose
+# downloaded here; `node dist/cli/main.js download` does that), else the tiny random test model — whose
 # rankings are meaningless, as the demo says.
 set -euo pipefail
 cd "$(dirname "$0")/.."

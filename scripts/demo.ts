@@ -61,8 +61,8 @@ const WARNING = [
   "┌──────────────────────────────────────────────────────────────────────────────┐",
   "│ NO BGE-M3 MODEL FOUND: this run uses the tiny test model (random weights).   │",
   "│ Its rankings are MEANINGLESS; the demo only shows that the pipeline works.   │",
-  "│ For real results:  npx m3 download BAAI/bge-m3   (~2.3 GB, once), then run   │",
-  "│ npm run demo again, or:  npm run demo -- --model /path/to/bge-m3             │",
+  "│ For real results, once (~2.3 GB):  node dist/cli/main.js download BAAI/bge-m3│",
+  "│ then npm run demo again; or:  npm run demo -- --model /path/to/bge-m3        │",
   "└──────────────────────────────────────────────────────────────────────────────┘",
 ].join("\n");
 
