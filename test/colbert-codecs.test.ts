@@ -3,7 +3,7 @@ import { randomMatrix, SynthCorpus } from "../bench/lib/colbert-synth.js";
 import { bytesPerToken } from "../src/index/colbert/codec.js";
 import { createCodec } from "../src/index/colbert/codecs.js";
 import { crc32, crc32Js } from "../src/index/colbert/crc32.js";
-import { fromHalfBits, toHalfBits } from "../src/index/colbert/half.js";
+import { fromHalfBits, toHalfBits } from "../src/math/half.js";
 import { maxSimSumF32 } from "../src/index/colbert/kernels.js";
 import { poolTokens } from "../src/index/colbert/pool.js";
 import { colbertScore } from "../src/math/scores.js";

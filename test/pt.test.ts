@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { loadStateDict, parseStateDict } from "../src/encode/pt/state-dict.js";
-import { halfToFloat32 } from "../src/encode/half.js";
+import { halfToFloat32 } from "../src/math/half.js";
 import { fixtureRoots } from "./helpers/m3-golden.js";
 
 const DIR = join(import.meta.dirname, "data/pt");

@@ -2,7 +2,7 @@
 import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
-import { halfToFloat32 } from "./half.js";
+import { halfToFloat32 } from "../math/half.js";
 import type { ResolvedEncoderOptions } from "./options.js";
 
 export type Session = ort.InferenceSession;

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
-import { bfloat16ToFloat32, halfToFloat32 } from "../half.js";
+import { bfloat16ToFloat32, halfToFloat32 } from "../../math/half.js";
 import { PyGlobal, unpickle } from "./pickle.js";
 import { ZipArchive } from "./zip.js";
 

@@ -1,7 +1,7 @@
 /** The float32 and float16 codecs: rows stored as IEEE floats; float16 decodes to scratch before MaxSim. */
 import type { ColbertCodec, PreparedQuery } from "./codec.js";
 import { f32View } from "./codec.js";
-import { halfTable, toHalfBits } from "./half.js";
+import { halfTable, toHalfBits } from "../../math/half.js";
 import { maxSimSumF32 } from "./kernels.js";
 
 function prepareFloat(data: Float32Array, rows: number, dim: number): PreparedQuery {

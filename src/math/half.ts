@@ -52,3 +52,17 @@ export function halfTable(): Float32Array {
   }
   return table;
 }
+
+/** Converts IEEE half-precision bit patterns to float32 (into `out` when given). */
+export function halfToFloat32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const t = halfTable();
+  for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
+  return out;
+}
+
+/** Converts bfloat16 bit patterns (the high half of a float32) to float32. */
+export function bfloat16ToFloat32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
+  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < src.length; i++) u[i] = src[i]! << 16;
+  return out;
+}
