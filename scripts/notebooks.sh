@@ -33,7 +33,7 @@ for nb in notebooks/*.ipynb; do
     args=(--inplace)
   fi
   if log=$(jupyter nbconvert --to notebook --execute "${args[@]}" \
-        --ExecutePreprocessor.kernel_name=tslab --ExecutePreprocessor.timeout=900 "$nb" 2>&1); then
+        --ExecutePreprocessor.kernel_name=tslab --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=300 "$nb" 2>&1); then
     echo "notebooks: ok   $nb ($(( $(date +%s) - start )) s)"
   else
     echo "notebooks: FAIL $nb"
