@@ -328,14 +328,14 @@ describe("m3 index on a large file, interrupted", () => {
     expect(result.code, result.stderr).toBe(130);
     expect(result.stderr).toMatch(/ETA/);
     expect(result.stderr).toMatch(/m3: interrupted; the index on disk is the last one saved/);
-    expect(result.afterSignalMs).toBeLessThan(15_000);
+    expect(result.afterSignalMs).toBeLessThan(30_000);
     expect(readFileSync(path.join(idx, "manifest.json"))).toEqual(before);
     expect(await queryJson(idx, "bread")).toEqual(beforeHits);
     // The next run starts over on big.txt and keeps small.md.
     const info = JSON.parse((await m3(["info", idx, "--json"])).stdout);
     expect(info.documents).toBe(1);
-    expect(Date.now() - started).toBeLessThan(110_000);
-  });
+    expect(Date.now() - started).toBeLessThan(240_000);
+  }, 300_000);
 
   it("with --checkpoint, an interrupt keeps the files finished before it", async () => {
     const src = t("ckpt");
@@ -367,5 +367,5 @@ describe("m3 index on a large file, interrupted", () => {
     const again = await m3(["index", src, "--out", idx, "-q", "--checkpoint", "0"]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/unchanged/);
-  });
+  }, 300_000);
 });
