@@ -70,6 +70,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `m3 query … | head` closes stdout early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(ExitCode.OK);
+  throw err;
+});
+
 const code = await main(process.argv);
 // onnxruntime and hnswlib may keep native handles alive; leave once the output is flushed.
 process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
