@@ -108,7 +108,9 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
     if (reindexAll) log(`chunking changed (was ${state!.chunkSize}/${state!.chunkOverlap} tokens): re-indexing every file`);
     const recorded = sourcesOf(index.documents());
     const plan = planIncremental({ files: hashed, refused, recorded, roots: walk.roots, baseDir, reindexAll });
-    const todo = plan.toIndex.map((h) => hashed.find((x) => x.source === h.source)!);
+    const bySource = new Map(hashed.map((h) => [h.source, h]));
+    const todo = plan.toIndex.map((h) => bySource.get(h.source)!);
+    const todoSources = new Set(todo.map((t) => t.source));
     log(
       `${hashed.length} file(s): ${todo.length} new or changed, ${plan.unchanged.length} unchanged` +
         (plan.deletedSources.length ? `, ${plan.deletedSources.length} deleted` : ""),
@@ -125,7 +127,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
 
     // Ids owned by files that stay: a .jsonl id used again by another file is skipped.
     const owner = new Map<string, string>();
-    for (const rec of recorded.values()) if (!todo.some((t) => t.source === rec.source)) for (const id of rec.ids) owner.set(id, rec.source);
+    for (const rec of recorded.values()) if (!todoSources.has(rec.source)) for (const id of rec.ids) owner.set(id, rec.source);
 
     const totalBytes = todo.reduce((s, t) => s + t.file.size, 0);
     progress = new Progress({ total: totalBytes, stream: process.stderr, quiet: opts.quiet === true || todo.length === 0 });
