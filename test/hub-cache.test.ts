@@ -1,38 +1,18 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { hubCacheDir, resolvePretrained } from "../src/hub/index.js";
-import type { PretrainedOptions } from "../src/hub/index.js";
-import { MockHub, addBgeRepos, bytes, fakeCommit, gitBlobSha1, sha256 } from "./helpers/mock-hub.js";
+import { useMockHub } from "./helpers/hub-env.js";
+import { bytes, fakeCommit, gitBlobSha1, sha256 } from "./helpers/mock-hub.js";
 
-let hub: MockHub;
-let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
-
-beforeAll(async () => {
-  hub = new MockHub();
-  addBgeRepos(hub);
-  await hub.start();
-});
-afterAll(() => hub.close());
-beforeEach(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  cache = await mkdtemp(join(tmpdir(), "m3-hubc-"));
-  hub.log.length = 0;
-  hub.faults = [];
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await rm(cache, { recursive: true, force: true });
-});
+const env = useMockHub({ cachePrefix: "m3-hubc-" });
+const { hub, opts } = env;
 
 /** Writes a repo snapshot the way huggingface_hub (Python) leaves it. */
 async function pythonCache(repo: string, commit: string, files: Record<string, { content: Buffer; lfs: boolean }>, ref = "main"): Promise<string> {
-  const storage = join(cache, `models--${repo.replace("/", "--")}`);
+  const storage = join(env.cache, `models--${repo.replace("/", "--")}`);
   for (const [path, f] of Object.entries(files)) {
     const etag = f.lfs ? sha256(f.content) : gitBlobSha1(f.content);
     await mkdir(join(storage, "blobs"), { recursive: true });
@@ -97,7 +77,7 @@ describe("offline mode and cache reuse", () => {
     const cdn = hub.requests((q) => q.method === "GET" && q.path.startsWith("/cdn/"));
     expect(cdn.map((q) => q.path)).not.toContain(`/cdn/${sha256(files.get("bge_m3_model.onnx_data")!.content)}`);
     expect(cdn.length).toBeGreaterThan(0);
-    const storage = join(cache, "models--yuniko-software--bge-m3-onnx");
+    const storage = join(env.cache, "models--yuniko-software--bge-m3-onnx");
     expect(await readFile(join(storage, "refs", "main"), "utf8")).toBe(r.commit);
     expect((await readdir(join(storage, "snapshots"))).sort()).toEqual([fakeCommit("old"), r.commit].sort());
   });
@@ -124,10 +104,10 @@ describe("environment variables", () => {
     vi.stubEnv("HF_ENDPOINT", hub.url);
     vi.stubEnv("HF_HUB_CACHE", "");
     vi.stubEnv("HUGGINGFACE_HUB_CACHE", "");
-    vi.stubEnv("HF_HOME", cache);
+    vi.stubEnv("HF_HOME", env.cache);
     vi.stubEnv("HF_TOKEN", "hf_env_token");
     const r = await resolvePretrained("yuniko-software/bge-m3-onnx", { downloadRetryDelayMs: 5 });
-    expect(r.dir.startsWith(join(cache, "hub", "models--yuniko-software--bge-m3-onnx", "snapshots"))).toBe(true);
+    expect(r.dir.startsWith(join(env.cache, "hub", "models--yuniko-software--bge-m3-onnx", "snapshots"))).toBe(true);
     const api = hub.requests((q) => !q.path.startsWith("/cdn/"));
     expect(api.length).toBeGreaterThan(0);
     expect(api.every((q) => q.authorization === "Bearer hf_env_token")).toBe(true);

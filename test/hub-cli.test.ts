@@ -1,31 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { progressLine, registerDownload } from "../src/cli/commands/download.js";
 import { isM3Error } from "../src/errors.js";
-import { MockHub, addBgeRepos } from "./helpers/mock-hub.js";
+import { useMockHub } from "./helpers/hub-env.js";
 
-let hub: MockHub;
-let cache: string;
-
-beforeAll(async () => {
-  hub = new MockHub();
-  addBgeRepos(hub);
-  await hub.start();
-});
-afterAll(() => hub.close());
-beforeEach(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  cache = await mkdtemp(join(tmpdir(), "m3-hubcli-"));
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await rm(cache, { recursive: true, force: true });
-});
+const env = useMockHub({ cachePrefix: "m3-hubcli-" });
+const { hub } = env;
 
 async function run(args: string[]): Promise<{ out: string; err: string; error?: unknown }> {
   let out = "";
@@ -46,23 +27,23 @@ async function run(args: string[]): Promise<{ out: string; err: string; error?: 
 
 describe("m3 download", () => {
   it("prints progress on stderr and the folder to load on stdout", async () => {
-    const r = await run(["Xenova/bge-m3", "--variant", "int8", "--cache-dir", cache]);
+    const r = await run(["Xenova/bge-m3", "--variant", "int8", "--cache-dir", env.cache]);
     expect(r.error).toBeUndefined();
-    expect(r.out.trim().startsWith(join(cache, "models--Xenova--bge-m3", "langchain-m3", "int8-"))).toBe(true);
+    expect(r.out.trim().startsWith(join(env.cache, "models--Xenova--bge-m3", "langchain-m3", "int8-"))).toBe(true);
     expect(r.out.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/onnx\/model_quantized\.onnx {2}.* \/ .*%/);
     expect(r.err.trim().split("\n").at(-1)).toMatch(/ \/ .*100% {2}.*\/s {2}ETA 0:00$/);
   });
 
   it("--local-files-only without a cache fails with HUB_OFFLINE naming the command to run", async () => {
-    const r = await run(["BAAI/bge-m3", "--local-files-only", "--cache-dir", cache]);
+    const r = await run(["BAAI/bge-m3", "--local-files-only", "--cache-dir", env.cache]);
     expect(isM3Error(r.error, "HUB_OFFLINE")).toBe(true);
     expect((r.error as Error).message).toContain("m3 download BAAI/bge-m3");
     expect(r.out).toBe("");
   });
 
   it("rejects an unknown variant as a usage error", async () => {
-    const r = await run(["--variant", "int4", "--cache-dir", cache]);
+    const r = await run(["--variant", "int4", "--cache-dir", env.cache]);
     expect((r.error as Error).name).toBe("UsageError");
   });
 

@@ -1,34 +1,13 @@
 import { readdirSync } from "node:fs";
-import { lstat, mkdtemp, readFile, readdir, readlink, realpath, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, readFile, readdir, readlink, realpath } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { resolvePretrained } from "../src/hub/index.js";
-import type { DownloadProgress, PretrainedOptions } from "../src/hub/index.js";
-import { MockHub, addBgeRepos } from "./helpers/mock-hub.js";
+import type { DownloadProgress } from "../src/hub/index.js";
+import { useMockHub } from "./helpers/hub-env.js";
 
-let hub: MockHub;
-let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
-
-beforeAll(async () => {
-  hub = new MockHub();
-  addBgeRepos(hub);
-  await hub.start();
-});
-afterAll(() => hub.close());
-beforeEach(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  cache = await mkdtemp(join(tmpdir(), "m3-hub-"));
-  hub.log.length = 0;
-  hub.faults = [];
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await rm(cache, { recursive: true, force: true });
-});
+const env = useMockHub({ cachePrefix: "m3-hub-" });
+const { hub, opts } = env;
 
 /** All files under a folder (lstat, links not followed). */
 async function walk(dir: string, prefix = ""): Promise<string[]> {
@@ -45,7 +24,7 @@ describe("BAAI/bge-m3 fp32 (encoder-only) into the huggingface_hub cache", () =>
   it("downloads only the layout's files and lays them out as huggingface_hub does, byte for byte", async () => {
     const repo = hub.repos.get("BAAI/bge-m3")!;
     const r = await resolvePretrained("BAAI/bge-m3", opts());
-    const storage = join(cache, "models--BAAI--bge-m3");
+    const storage = join(env.cache, "models--BAAI--bge-m3");
     expect(r.dir).toBe(join(storage, "snapshots", repo.commit));
     expect(r.commit).toBe(repo.commit);
     expect(r.variant).toBe("fp32");
@@ -98,7 +77,7 @@ describe("BAAI/bge-m3 fp32 (encoder-only) into the huggingface_hub cache", () =>
   });
 
   it("nothing is visible in snapshots/ while downloading; concurrent calls share one download", async () => {
-    const snapshots = join(cache, "models--yuniko-software--bge-m3-onnx", "snapshots");
+    const snapshots = join(env.cache, "models--yuniko-software--bge-m3-onnx", "snapshots");
     const visible: string[] = [];
     const onProgress = (p: DownloadProgress): void => {
       if (p.fileDone) return;
@@ -148,19 +127,19 @@ describe("other layouts and variants", () => {
     const b = hub.repos.get("BAAI/bge-m3")!;
     expect(r.variant).toBe("int8");
     expect(r.commit).toBe(x.commit);
-    expect(r.dir.startsWith(join(cache, "models--Xenova--bge-m3", "langchain-m3", "int8-"))).toBe(true);
+    expect(r.dir.startsWith(join(env.cache, "models--Xenova--bge-m3", "langchain-m3", "int8-"))).toBe(true);
     expect([...r.files].sort()).toEqual(["colbert_linear.pt", "config.json", "onnx/model_quantized.onnx", "sparse_linear.pt", "tokenizer.json"]);
     expect(await readFile(join(r.dir, "onnx/model_quantized.onnx"))).toEqual(x.files.get("onnx/model_quantized.onnx")!.content);
     expect(await readFile(join(r.dir, "sparse_linear.pt"))).toEqual(b.files.get("sparse_linear.pt")!.content);
     // links go to the snapshot entries of each repo (relative), which go to the blobs
     expect(await readlink(join(r.dir, "sparse_linear.pt"))).toBe(`../../../models--BAAI--bge-m3/snapshots/${b.commit}/sparse_linear.pt`);
     expect(await realpath(join(r.dir, "sparse_linear.pt"))).toBe(
-      await realpath(join(cache, "models--BAAI--bge-m3", "blobs", hub.etagOf("BAAI/bge-m3", "sparse_linear.pt"))),
+      await realpath(join(env.cache, "models--BAAI--bge-m3", "blobs", hub.etagOf("BAAI/bge-m3", "sparse_linear.pt"))),
     );
     // each repo got only its own files, in its own cache entry
-    expect(await walk(join(cache, "models--BAAI--bge-m3", "snapshots", b.commit))).toEqual(["colbert_linear.pt", "sparse_linear.pt"]);
-    expect(await readFile(join(cache, "models--BAAI--bge-m3", "refs", "main"), "utf8")).toBe(b.commit);
-    expect(await walk(join(cache, "models--Xenova--bge-m3", "snapshots", x.commit))).toEqual(["config.json", "onnx/model_quantized.onnx", "tokenizer.json"]);
+    expect(await walk(join(env.cache, "models--BAAI--bge-m3", "snapshots", b.commit))).toEqual(["colbert_linear.pt", "sparse_linear.pt"]);
+    expect(await readFile(join(env.cache, "models--BAAI--bge-m3", "refs", "main"), "utf8")).toBe(b.commit);
+    expect(await walk(join(env.cache, "models--Xenova--bge-m3", "snapshots", x.commit))).toEqual(["config.json", "onnx/model_quantized.onnx", "tokenizer.json"]);
   });
 
   it("BAAI/bge-m3 fp16 takes the graph from Xenova/bge-m3 and its own heads", async () => {
@@ -178,6 +157,6 @@ describe("other layouts and variants", () => {
     const commit = hub.repos.get("yuniko-software/bge-m3-onnx")!.commit;
     const r = await resolvePretrained("yuniko-software/bge-m3-onnx", opts({ revision: commit }));
     expect(r.commit).toBe(commit);
-    expect(await readdir(join(cache, "models--yuniko-software--bge-m3-onnx"))).toEqual(["blobs", "snapshots"]);
+    expect(await readdir(join(env.cache, "models--yuniko-software--bge-m3-onnx"))).toEqual(["blobs", "snapshots"]);
   });
 });

@@ -1,18 +1,21 @@
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { resolvePretrained } from "../src/hub/index.js";
-import type { PretrainedOptions } from "../src/hub/index.js";
-import { MockHub, addBgeRepos, sha256 } from "./helpers/mock-hub.js";
+import { useMockHub } from "./helpers/hub-env.js";
+import { sha256 } from "./helpers/mock-hub.js";
 
-let hub: MockHub;
-let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
+const env = useMockHub({
+  cachePrefix: "m3-hubf-",
+  setup: (hub) => {
+    hub.addRepo("acme/gated-m3", { "bge_m3_model.onnx": Buffer.alloc(500, 1), "tokenizer.json": "{}" }).gatedToken = "hf_secret";
+  },
+});
+const { hub, opts } = env;
 const YUNIKO = "yuniko-software/bge-m3-onnx";
 const DATA = "bge_m3_model.onnx_data";
-const storage = (): string => join(cache, "models--yuniko-software--bge-m3-onnx");
+const storage = (): string => join(env.cache, "models--yuniko-software--bge-m3-onnx");
 
 async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
@@ -23,26 +26,6 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; message: st
   }
   throw new Error("expected a failure");
 }
-
-beforeAll(async () => {
-  hub = new MockHub();
-  addBgeRepos(hub);
-  hub.addRepo("acme/gated-m3", { "bge_m3_model.onnx": Buffer.alloc(500, 1), "tokenizer.json": "{}" }).gatedToken = "hf_secret";
-  await hub.start();
-});
-afterAll(() => hub.close());
-beforeEach(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  cache = await mkdtemp(join(tmpdir(), "m3-hubf-"));
-  hub.log.length = 0;
-  hub.faults = [];
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await rm(cache, { recursive: true, force: true });
-});
 
 const dataSha = (): string => hub.etagOf(YUNIKO, DATA);
 const isCdnGet = (sha: string) => (q: { method: string; path: string }) => q.method === "GET" && q.path === `/cdn/${sha}`;
@@ -59,7 +42,7 @@ describe("what the user sees when the Hub or the disk misbehaves", () => {
   });
 
   it("the token saved by `hf auth login` ($HF_HOME/token) is used when HF_TOKEN is unset", async () => {
-    const home = join(cache, "home");
+    const home = join(env.cache, "home");
     await mkdir(home, { recursive: true });
     await writeFile(join(home, "token"), "hf_secret\n");
     vi.stubEnv("HF_HOME", home);

@@ -1,13 +1,12 @@
 /** The graph decides which external-data files are fetched, and whether a cached snapshot is complete. */
-import { mkdtemp, rm, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { resolvePretrained } from "../src/hub/index.js";
-import type { PretrainedOptions } from "../src/hub/index.js";
 import { graphFileLocations } from "../src/hub/onnx-refs.js";
-import { MockHub, bytes } from "./helpers/mock-hub.js";
+import { useMockHub } from "./helpers/hub-env.js";
+import { bytes } from "./helpers/mock-hub.js";
 
 const MODELS = join(import.meta.dirname, "fixtures/models");
 
@@ -30,35 +29,22 @@ function graphReferring(locations: string[]): Buffer {
   return Buffer.concat([Buffer.from([0x08, 0x08]), ld(7, graph)]);
 }
 
-let hub: MockHub;
-let cache: string;
-const opts = (extra: PretrainedOptions = {}): PretrainedOptions => ({ endpoint: hub.url, cacheDir: cache, downloadRetryDelayMs: 5, ...extra });
-
-beforeAll(async () => {
-  hub = new MockHub();
-  hub.addRepo("me/custom", {
-    "model.onnx": graphReferring(["weights.bin", "Constant_5_attr__value"]),
-    "weights.bin": { content: bytes(9000, 1), lfs: true },
-    "Constant_5_attr__value": { content: bytes(64, 2), lfs: true },
-    "Constant_6_attr__value": { content: bytes(64, 3), lfs: true },
-    "model.onnx_data": { content: bytes(5000, 4), lfs: true },
-    "tokenizer.json": bytes(3000, 5),
-  });
-  hub.addRepo("me/broken", { "model.onnx": graphReferring(["gone.bin", "gone.bin"]), "tokenizer.json": bytes(3000, 5) });
-  await hub.start();
+const env = useMockHub({
+  cachePrefix: "m3-hubg-",
+  bgeRepos: false,
+  setup: (hub) => {
+    hub.addRepo("me/custom", {
+      "model.onnx": graphReferring(["weights.bin", "Constant_5_attr__value"]),
+      "weights.bin": { content: bytes(9000, 1), lfs: true },
+      "Constant_5_attr__value": { content: bytes(64, 2), lfs: true },
+      "Constant_6_attr__value": { content: bytes(64, 3), lfs: true },
+      "model.onnx_data": { content: bytes(5000, 4), lfs: true },
+      "tokenizer.json": bytes(3000, 5),
+    });
+    hub.addRepo("me/broken", { "model.onnx": graphReferring(["gone.bin", "gone.bin"]), "tokenizer.json": bytes(3000, 5) });
+  },
 });
-afterAll(() => hub.close());
-beforeEach(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  cache = await mkdtemp(join(tmpdir(), "m3-hubg-"));
-  hub.log.length = 0;
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await rm(cache, { recursive: true, force: true });
-});
+const { hub, opts } = env;
 
 describe("external data named by the graph", () => {
   it("reads the locations of the fixture graphs (initializers and Constant nodes)", async () => {

@@ -1,16 +1,13 @@
 /** End to end: fixture models served by the mock Hub, fetched into the cache, loaded through the symlinks. */
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { M3Encoder } from "../src/encode/encoder.js";
 import { resolvePretrained } from "../src/hub/index.js";
 import { M3Embeddings } from "../src/langchain/embeddings.js";
-import { MockHub } from "./helpers/mock-hub.js";
+import { useMockHub } from "./helpers/hub-env.js";
 
 const MODELS = join(import.meta.dirname, "fixtures/models");
-let hub: MockHub;
-let cache: string;
 
 async function filesOf(dir: string, keep: (p: string) => boolean): Promise<Record<string, Buffer>> {
   const out: Record<string, Buffer> = {};
@@ -25,24 +22,19 @@ async function filesOf(dir: string, keep: (p: string) => boolean): Promise<Recor
   return out;
 }
 
-beforeAll(async () => {
-  vi.stubEnv("HF_HUB_OFFLINE", "");
-  vi.stubEnv("HF_TOKEN", "");
-  vi.stubEnv("HF_TOKEN_PATH", join(tmpdir(), "m3-no-saved-token"));
-  hub = new MockHub();
-  const enc = join(MODELS, "encoder-only");
-  hub.addRepo("BAAI/bge-m3", await filesOf(enc, (p) => !/model_(fp16|quantized)/.test(p)));
-  hub.addRepo("Xenova/bge-m3", await filesOf(enc, (p) => !p.endsWith(".pt")));
-  hub.addRepo("aapot/bge-m3-onnx", await filesOf(join(MODELS, "three-heads-aapot"), () => true));
-  hub.addRepo("yuniko-software/bge-m3-onnx", await filesOf(join(MODELS, "three-heads-yuniko"), () => true));
-  await hub.start();
-  cache = await mkdtemp(join(tmpdir(), "m3-hubload-"));
+const env = useMockHub({
+  cachePrefix: "m3-hubload-",
+  scope: "file",
+  bgeRepos: false,
+  setup: async (hub) => {
+    const enc = join(MODELS, "encoder-only");
+    hub.addRepo("BAAI/bge-m3", await filesOf(enc, (p) => !/model_(fp16|quantized)/.test(p)));
+    hub.addRepo("Xenova/bge-m3", await filesOf(enc, (p) => !p.endsWith(".pt")));
+    hub.addRepo("aapot/bge-m3-onnx", await filesOf(join(MODELS, "three-heads-aapot"), () => true));
+    hub.addRepo("yuniko-software/bge-m3-onnx", await filesOf(join(MODELS, "three-heads-yuniko"), () => true));
+  },
 });
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await hub.close();
-  await rm(cache, { recursive: true, force: true });
-});
+const { hub } = env;
 
 const TEXTS = ["BGE-M3 runs locally.", "Der Teig geht auf, weil Hefe Gas bildet."];
 const cases = [
@@ -56,7 +48,7 @@ const cases = [
 describe("fromPretrained loads what resolvePretrained put in the cache", () => {
   for (const c of cases) {
     it(`${c.repo} ${c.variant}: same outputs as the fixture folder`, async () => {
-      const opts = { endpoint: hub.url, cacheDir: cache, variant: c.variant, intraOpNumThreads: 1 };
+      const opts = { endpoint: hub.url, cacheDir: env.cache, variant: c.variant, intraOpNumThreads: 1 };
       const e = await M3Embeddings.fromPretrained(c.repo, opts);
       const direct = new M3Encoder({ modelPath: join(MODELS, c.folder), variant: c.variant, intraOpNumThreads: 1 });
       try {
