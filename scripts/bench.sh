@@ -54,7 +54,7 @@ if want encoder; then
 fi
 if want retrieval; then
   "${tsx[@]}" bench/retrieval.ts --sizes "${BENCH_SIZES:-10000,100000}" --threads "$threads" \
-    --queries 200 --gt-queries 40 --lc-queries 40 --queries-large 30 --gt-queries-large 6 --lc-queries-large 6 --parallel large \
+    --queries 100 --gt-queries 20 --lc-queries 20 --queries-large 30 --gt-queries-large 6 --lc-queries-large 6 --parallel \
     --out-dir bench/results
 fi
 want colbert && "${tsx[@]}" bench/colbert-fidelity.ts --out bench/results/colbert-fidelity.json
