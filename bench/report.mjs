@@ -179,7 +179,7 @@ export function retrievalSection(rs) {
   for (const r of rs) {
     if (r.m3 && !r.m3.error) {
       out.push(
-        `- ${int(r.docs)} docs: build ${f1(r.m3.buildSeconds)} s (excluding ${f1(r.m3.generateSeconds)} s generating the corpus and ${f1(r.m3.groundTruthSeconds)} s of ground truth), save ${f1(r.m3.saveSeconds)} s, load ${f1(r.m3.loadSeconds)} s, candidate pool p50 ${int(r.m3.poolSize.p50)}, RSS after load ${int(r.m3.rssMiB.afterLoad)} MiB; machine at start \`${r.machine.uptime}\`.`,
+        `- ${int(r.docs)} docs: build ${f1(r.m3.buildSeconds)} s (excluding ${f1(r.m3.generateSeconds)} s generating the corpus and ${f1(r.m3.groundTruthSeconds)} s of ground truth), save ${f1(r.m3.saveSeconds)} s, load ${f1(r.m3.loadSeconds)} s, candidate pool p50 ${int(r.m3.poolSize.p50)}, RSS after load ${int(r.m3.rssMiB.afterLoad)} MiB; machine at start \`${r.machine.uptime}\`${r.parallel ? "; ours and LangChain's ran at the same time (each its own process)" : ""}.`,
       );
     }
   }

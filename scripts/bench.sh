@@ -50,7 +50,8 @@ fi
 model=${BENCH_MODEL:-bench/models/bge-m3-random}
 if want encoder; then
   [ "$model" = bench/models/bge-m3-random ] && bash scripts/make-fullsize-model.sh "$model"
-  "${tsx[@]}" bench/encoder.ts --model "$model" --threads "$threads" --out bench/results/encoder.json
+  "${tsx[@]}" bench/encoder.ts --model "$model" --threads "$threads" --queries 32 --passages 8 --mixed 24 \
+    --out bench/results/encoder.json
 fi
 if want retrieval; then
   "${tsx[@]}" bench/retrieval.ts --sizes "${BENCH_SIZES:-10000,100000}" --threads "$threads" \
