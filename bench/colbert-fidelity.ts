@@ -4,6 +4,7 @@
  *   npx tsx bench/colbert-fidelity.ts            # default: dim 1024, 300 docs of 64–256 tokens, 16 queries
  *   npx tsx bench/colbert-fidelity.ts --small    # CI smoke: dim 128, seconds
  *   options: --docs N --queries N --candidates N --dim N --seed N --out FILE
+ *            --e2e-docs N --e2e-queries N (0 docs skips the end-to-end part)
  *
  * Corpus: bench/lib/colbert-synth.ts (unit rows with a shared direction, Zipf + topic words,
  * contextual noise; queries of 8–32 rows re-drawn from a source document). Each query reranks
@@ -18,6 +19,10 @@
  * queries whose source document ranks first (a relevance check beside the agreement ones).
  * Pooled stores receive matrices pooled once by `poolTokens` (what `poolFactor: 2` does inside
  * `put`), so the pooling cost is measured once and reported separately.
+ * recall@10 (e2e): bench/lib/colbert-e2e.ts — per configuration, a HybridIndex (dense + sparse +
+ * that ColBERT store) over a second synthetic corpus (test/helpers/synthetic.ts: dense, sparse
+ * and ColBERT; same dim and token range; default 1000 documents, 16 queries) searched with the default options, against the
+ * exhaustive float32 fused ranking (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim, every document).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { createColbertStore, openColbertStore, poolTokens } from "../src/index/colbert/index.js";
 import type { ColbertCodecName, ColbertManifestPart, ColbertStore } from "../src/index/colbert/index.js";
 import type { MultiVector } from "../src/types.js";
+import { e2eRecall } from "./lib/colbert-e2e.js";
 import { kendallTauB, overlap, topK } from "./lib/colbert-rank.js";
 import type { SynthDoc } from "./lib/colbert-synth.js";
 import { mulberry32, SynthCorpus } from "./lib/colbert-synth.js";
@@ -39,6 +45,8 @@ const nDocs = num("docs", small ? 120 : 300);
 const nQueries = num("queries", small ? 6 : 16);
 const nCand = num("candidates", 100);
 const seed = num("seed", 7);
+const e2eDocs = num("e2e-docs", small ? 300 : 1000);
+const e2eQueries = num("e2e-queries", 16);
 const minTokens = small ? 32 : 64, maxTokens = small ? 96 : 256;
 const here = dirname(fileURLToPath(import.meta.url));
 const out = typeof args.out === "string" ? resolve(args.out) : join(here, "results", small ? "colbert-fidelity.small.json" : "colbert-fidelity.json");
@@ -56,6 +64,7 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 }
 
 async function main(): Promise<void> {
+  const tStart = now();
   const root = mkdtempSync(join(os.tmpdir(), "colbert-fidelity-"));
   const machine = machineInfo();
   log(`dim ${dim}, ${nDocs} docs (${minTokens}–${maxTokens} tokens), ${nQueries} queries × ${nCand} candidates; files in ${root}`);
@@ -149,15 +158,25 @@ async function main(): Promise<void> {
       log(JSON.stringify(row));
     }
 
-    const head = "| codec | pool | overlap@10 | Kendall τ (top-10) | source@1 | bytes/token | rerank cold ms wall / CPU (p50) | warm ms wall / CPU (p50) |";
-    const lines = [head, "|---|---|---|---|---|---|---|---|", ...rows.map((r) =>
-      `| ${String(r.codec)} | ${String(r.poolFactor)} | ${String(r.overlapAt10)} | ${String(r.kendallTau)} | ${String(r.sourceAt1)} | ${String(r.bytesPerToken)} | ${String(r.coldMsP50)} / ${String(r.coldCpuMsP50)} | ${String(r.warmMsP50)} / ${String(r.warmCpuMsP50)} |`)];
+    // ---- end-to-end recall@10 against exhaustive float32 fused scoring ----
+    let e2eCorpus: Record<string, unknown> | undefined;
+    if (e2eDocs > 0) {
+      const te = now();
+      const e2e = await e2eRecall({ docs: e2eDocs, queries: e2eQueries, dim, tokens: [minTokens, maxTokens], seed, codecs: CODECS, pools: POOLS });
+      for (const r of rows) Object.assign(r, e2e.rows.find((x) => x.config === r.config));
+      e2eCorpus = { ...e2e.corpus, seconds: round((now() - te) / 1000, 1) };
+      log(`e2e done in ${String(e2eCorpus.seconds)} s`);
+    }
+
+    const head = "| codec | pool | overlap@10 | Kendall τ (top-10) | source@1 | bytes/token | rerank cold ms wall / CPU (p50) | warm ms wall / CPU (p50) | recall@10 (e2e) |";
+    const lines = [head, "|---|---|---|---|---|---|---|---|---|", ...rows.map((r) =>
+      `| ${String(r.codec)} | ${String(r.poolFactor)} | ${String(r.overlapAt10)} | ${String(r.kendallTau)} | ${String(r.sourceAt1)} | ${String(r.bytesPerToken)} | ${String(r.coldMsP50)} / ${String(r.coldCpuMsP50)} | ${String(r.warmMsP50)} / ${String(r.warmCpuMsP50)} | ${r.e2eRecallAt10 === undefined ? "–" : String(r.e2eRecallAt10)} |`)];
     process.stdout.write(`${lines.join("\n")}\n`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({
       command: `npx tsx bench/colbert-fidelity.ts ${process.argv.slice(2).join(" ")}`.trim(),
       corpus: { dim, docs: nDocs, tokens, pooledTokens, minTokens, maxTokens, queries: nQueries, candidates: nCand, seed, poolMsPerDoc: round(poolMs / nDocs, 2) },
-      machine, peakRssMiB: peakRssMiB(), results: rows,
+      e2e: e2eCorpus, seconds: round((now() - tStart) / 1000, 1), machine, peakRssMiB: peakRssMiB(), results: rows,
     }, null, 2)}\n`);
     log(`wrote ${out}; peak RSS ${peakRssMiB()} MiB`);
   } finally {
