@@ -1,7 +1,7 @@
 /** The float32 and float16 codecs: rows stored as IEEE floats; float16 decodes to scratch before MaxSim. */
 import type { ColbertCodec, PreparedQuery } from "./codec.js";
 import { f32View } from "./codec.js";
-import { halfTable, toHalfBits } from "../../math/half.js";
+import { halfToFloat32, toHalfBits } from "../../math/half.js";
 import { maxSimSumF32 } from "./kernels.js";
 
 function prepareFloat(data: Float32Array, rows: number, dim: number): PreparedQuery {
@@ -30,10 +30,7 @@ export function createFloat32Codec(dim: number): ColbertCodec {
 export function createFloat16Codec(dim: number): ColbertCodec {
   let scratch = new Float32Array(0);
   const decode = (payload: Uint8Array, tokens: number, out: Float32Array): void => {
-    const n = tokens * dim;
-    const bits = new Uint16Array(payload.buffer, payload.byteOffset, n);
-    const t = halfTable();
-    for (let i = 0; i < n; i++) out[i] = t[bits[i]!]!;
+    halfToFloat32(new Uint16Array(payload.buffer, payload.byteOffset, tokens * dim), out);
   };
   return {
     name: "float16",
