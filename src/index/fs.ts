@@ -18,16 +18,32 @@ export interface IndexFs {
   unlink(path: string): Promise<void>;
 }
 
+/** Creates or truncates `path`, writes `data` and fsyncs it. */
+export async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
+  const fh = await fsp.open(path, "w");
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a directory so files created or renamed in it survive a crash (best effort where unsupported: the rename is still atomic). */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(dir, "r");
+    await fh.sync();
+  } catch {
+    // Some platforms cannot fsync a directory; the manifest rename still orders the commit.
+  } finally {
+    await fh?.close();
+  }
+}
+
 export const nodeFs: IndexFs = {
-  async writeFile(path, data) {
-    const fh = await fsp.open(path, "w");
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  },
+  writeFile: writeFileSynced,
   async syncFile(path) {
     const fh = await fsp.open(path, "r+");
     try {
@@ -37,17 +53,7 @@ export const nodeFs: IndexFs = {
     }
   },
   rename: (from, to) => fsp.rename(from, to),
-  async syncDir(dir) {
-    let fh: fsp.FileHandle | undefined;
-    try {
-      fh = await fsp.open(dir, "r");
-      await fh.sync();
-    } catch {
-      // Some platforms cannot fsync a directory; the rename is still atomic.
-    } finally {
-      await fh?.close();
-    }
-  },
+  syncDir,
   unlink: (path) => fsp.unlink(path),
 };
 

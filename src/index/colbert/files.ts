@@ -1,5 +1,4 @@
 /** File names of the ColBERT part and the small file-system steps of persistence. */
-import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
 import type { ColbertManifestPart } from "./types.js";
@@ -29,30 +28,6 @@ export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {
       `Could not ${what}: ${(err as Error).message}. Check the directory exists, is writable and the disk is not full; the previously committed index is intact.`,
       { cause: err },
     );
-  }
-}
-
-/** Writes a whole new file and fsyncs it. */
-export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<void> {
-  const fh = await fs.open(file, "w");
-  try {
-    await fh.writeFile(bytes);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** fsyncs a directory so created files survive a crash (best effort where unsupported). */
-export async function syncDir(dir: string): Promise<void> {
-  let fh: fs.FileHandle | undefined;
-  try {
-    fh = await fs.open(dir, "r");
-    await fh.sync();
-  } catch {
-    // Some platforms cannot fsync a directory; the manifest rename still orders the commit.
-  } finally {
-    await fh?.close();
   }
 }
 
