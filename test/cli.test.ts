@@ -103,6 +103,8 @@ describe("m3 usage", () => {
       ["query", "idx", "q", "--mode", "sparse", "--weights", "1,0,1"],
       ["index", ROOT + "/data", "--out", t("u"), "--model", MODEL, "--chunk-size", "100", "--chunk-overlap", "100"],
       ["index", ROOT + "/data", "--out", t("u"), "--model", MODEL, "--chunk-size", "ten"],
+      ["index", ROOT + "/data", "--out", t("u"), "--model", MODEL, "--checkpoint", "-1"],
+      ["index", ROOT + "/data", "--out", t("u"), "--model", MODEL, "--checkpoint", "1e3"],
       ["index", ROOT + "/data", "--out", t("u")], // no model anywhere
     ];
     for (const args of cases) {
@@ -339,21 +341,25 @@ describe("m3 index on a large file, interrupted", () => {
 
   it("with --checkpoint, an interrupt keeps the files finished before it", async () => {
     const src = t("ckpt");
-    // a-*.txt take over a second each to encode, so a 1 s checkpoint saves after each of them.
+    // Two small files, then a large one (~20k paragraphs, seconds of encoding even on an idle
+    // machine). A 1 ms checkpoint saves after every file; the test interrupts as soon as a save is
+    // on disk and the progress bar has moved on to z-big.txt, so the outcome does not depend on
+    // how fast the machine is.
     for (let i = 0; i < 2; i++) write(path.join(src, `a-${i}.txt`), Array.from({ length: 600 }, (_, j) => `File ${i}, note ${j}: the Moon raises the tides twice a day.`).join("\n\n"));
-    write(path.join(src, "z-big.txt"), Array.from({ length: 3000 }, (_, j) => `Note ${j}: light from the Sun needs about eight minutes to reach the Earth.`).join("\n\n"));
+    write(path.join(src, "z-big.txt"), Array.from({ length: 20_000 }, (_, j) => `Note ${j}: light from the Sun needs about eight minutes to reach the Earth.`).join("\n\n"));
     const idx = t("ckpt-index");
     const result = await new Promise<Run>((resolve) => {
-      const c = spawn(process.execPath, [CLI, "index", src, "--model", MODEL, "--out", idx, "--checkpoint", "1", "--batch-docs", "4"], { cwd: ROOT });
+      const c = spawn(process.execPath, [CLI, "index", src, "--model", MODEL, "--out", idx, "--checkpoint", "0.001", "--batch-docs", "4"], { cwd: ROOT });
       let stderr = "";
       c.stderr.on("data", (d) => (stderr += d));
-      // Interrupt 1.5 s after the first checkpoint appeared on disk.
+      let signalled = false;
       const poll = setInterval(() => {
-        if (existsSync(path.join(idx, "manifest.json"))) {
+        if (!signalled && existsSync(path.join(idx, "manifest.json")) && /ckpt\/z/.test(stderr)) {
+          signalled = true;
           clearInterval(poll);
-          setTimeout(() => c.kill("SIGINT"), 1500);
+          c.kill("SIGINT");
         }
-      }, 100);
+      }, 50);
       c.on("close", (code, signal) => {
         clearInterval(poll);
         resolve({ code, signal, stdout: "", stderr });

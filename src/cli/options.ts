@@ -10,6 +10,16 @@ export function parseIntOption(name: string, raw: string | undefined, min: numbe
   return v;
 }
 
+/** A decimal number such as "0.5" or "300" within [min, max]. */
+export function parseNumberOption(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(`${name} must be a number from ${min} to ${max}; got "${raw}"`);
+  }
+  return v;
+}
+
 export interface Weights {
   dense: number;
   sparse: number;

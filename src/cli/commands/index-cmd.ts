@@ -8,7 +8,7 @@ import { CliError, UsageError } from "../exit.js";
 import { readTextFile, walkInputs, type FoundFile } from "../files.js";
 import { formatDuration, formatInt } from "../format.js";
 import { installInterrupt } from "../interrupt.js";
-import { parseIntOption } from "../options.js";
+import { parseIntOption, parseNumberOption } from "../options.js";
 import { Progress } from "../progress.js";
 import { planIncremental, readState, sourceName, sourcesOf, writeState, type HashedFile } from "../state.js";
 import { log, warn } from "../output.js";
@@ -34,7 +34,7 @@ export function registerIndex(program: Command): void {
     .option("--chunk-size <tokens>", "chunk size in tokens of the model's tokenizer", "512")
     .option("--chunk-overlap <tokens>", "overlap between chunks, in tokens", "64")
     .option("--batch-docs <n>", "chunks per encode call (progress and Ctrl-C are checked between calls)", "32")
-    .option("--checkpoint <seconds>", "save the index at least this often while indexing (0 = only at the end)", "300")
+    .option("--checkpoint <seconds>", "save the index between files once this many seconds (decimals allowed) have passed since the last save (0 = only at the end)", "300")
     .option("--variant <name>", "weights of an encoder-only model folder: fp32, int8 or fp16", "fp32")
     .option("-q, --quiet", "no progress bar")
     .addHelpText(
@@ -56,7 +56,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   let chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
   let chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
   const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
-  const checkpointSecs = parseIntOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
+  const checkpointSecs = parseNumberOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
   const variant = opts.variant ?? "fp32";
   if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
 
