@@ -83,3 +83,24 @@ export interface M3EncoderLike {
   /** Resolves once the model is loaded. */
   fingerprint(): Promise<ModelFingerprint>;
 }
+
+/**
+ * A block of ColBERT token rows as stored: float32, float16 bits, or int8 codes with one scale
+ * per row (row value = code · scale). Row-major, `rows × dim`.
+ */
+export type TokenRows =
+  | { type: "float32"; data: Float32Array; rows: number; dim: number }
+  | { type: "float16"; data: Uint16Array; rows: number; dim: number }
+  | { type: "int8"; data: Int8Array; scales: Float32Array; rows: number; dim: number };
+
+/**
+ * Computes `D · Qᵀ` for a block of document rows D and a query matrix Q (`qRows × dim`): the
+ * score matrix, `D.rows × qRows` row-major (entry [t, r] = <D_t, Q_r>). The ColBERT store uses
+ * it for MaxSim (per-document column maxima over this matrix); the package's implementation
+ * runs in onnxruntime.
+ */
+export interface RowScorer {
+  score(q: Float32Array, qRows: number, d: TokenRows): Promise<Float32Array>;
+  /** Releases native resources; the scorer cannot be used afterwards. */
+  release(): Promise<void>;
+}

@@ -4,3 +4,4 @@ export type { EncoderInfo } from "./load.js";
 export type { LayoutKind } from "./layout.js";
 export { MAX_TOKENS, type M3EncoderOptions, type ModelVariant } from "./options.js";
 export { loadStateDict, parseStateDict, type FloatTensor } from "./pt/state-dict.js";
+export { createOrtRowScorer, type OrtRowScorerOptions } from "./row-scorer.js";

@@ -64,7 +64,7 @@ export class ProtoWriter {
 }
 
 /** ONNX TensorProto.DataType values used here. */
-export const OnnxType = { FLOAT: 1, INT64: 7 } as const;
+export const OnnxType = { FLOAT: 1, INT8: 3, INT64: 7, FLOAT16: 10 } as const;
 
 /** TensorProto: dims=1, data_type=2, name=8, raw_data=9 (little-endian float32). */
 export function tensorProto(name: string, dims: number[], data: Float32Array): ProtoWriter {
