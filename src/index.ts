@@ -29,7 +29,7 @@ export type {
   SaveOptions, LoadOptions, IndexManifest,
 } from "./index/index.js";
 export { createColbertStore, openColbertStore, DEFAULT_CODEC, bytesPerToken } from "./index/colbert/index.js";
-export type { ColbertStore, ColbertStoreOptions, ColbertCodecName, CreateColbertStoreOptions } from "./index/colbert/index.js";
+export type { ColbertStore, ColbertStoreOptions, ColbertCodecName, ColbertKernel, CreateColbertStoreOptions } from "./index/colbert/index.js";
 
 // Retrieval
 export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";

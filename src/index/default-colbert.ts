@@ -7,6 +7,7 @@ export const defaultColbertFactory: ColbertStoreFactory = {
     return createColbertStore({ ...options, dim });
   },
   open(dir, part, options) {
-    return openColbertStore(dir, part, { cacheBytes: options?.cacheBytes });
+    const { cacheBytes, kernel, kernelThreads } = options ?? {};
+    return openColbertStore(dir, part, { cacheBytes, kernel, kernelThreads });
   },
 };

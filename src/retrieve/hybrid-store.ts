@@ -37,7 +37,7 @@ export interface M3HybridStoreLoadOptions {
   search?: SearchOptions;
   /** @default the package's ColBERT store */
   colbertFactory?: ColbertStoreFactory;
-  /** ColBERT options at open time (cacheBytes). */
+  /** ColBERT options at open time (cacheBytes, kernel, kernelThreads; the codec and pooling come from the saved index). */
   colbert?: ColbertStoreOptions;
   /** Overrides the saved HNSW efSearch. @default the saved value */
   efSearch?: number;

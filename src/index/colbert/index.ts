@@ -14,15 +14,15 @@ import { OffsetTable } from "./offset-table.js";
 import { checkFileHeader, FILE_HEADER_BYTES, writeFileHeader } from "./record.js";
 import { ColbertStoreImpl } from "./store.js";
 import type { ColbertManifestPart, ColbertOpenOptions, ColbertStore, ColbertStoreOptions } from "./types.js";
-import { checkCacheBytes, checkDim, resolveOptions } from "./validate.js";
+import { checkDim, resolveOpenOptions, resolveOptions } from "./validate.js";
 
 export type {
-  ColbertCodecName, ColbertCompaction, ColbertManifestPart, ColbertOpenOptions, ColbertStore, ColbertStoreOptions,
+  ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertOpenOptions, ColbertStore, ColbertStoreOptions,
 } from "./types.js";
 export { obsoleteColbertFiles } from "./files.js";
 export { bytesPerToken } from "./codec.js";
 export { poolTokens } from "./pool.js";
-export { DEFAULT_CODEC, DEFAULT_CACHE_BYTES } from "./validate.js";
+export { DEFAULT_CODEC, DEFAULT_CACHE_BYTES, DEFAULT_KERNEL } from "./validate.js";
 
 /** Options of `createColbertStore`. */
 export interface CreateColbertStoreOptions extends ColbertStoreOptions {
@@ -63,7 +63,7 @@ export async function openColbertStore(dir: string, part: ColbertManifestPart, o
   if (typeof poolFactor !== "number" || !(poolFactor >= 1)) throw corrupt(`The manifest's colbert.poolFactor is ${String(poolFactor)}.`);
   const committed = part.committedBytes;
   if (!Number.isSafeInteger(committed) || committed < FILE_HEADER_BYTES) throw corrupt(`The manifest's colbert.committedBytes is ${String(committed)}.`);
-  const cacheBytes = checkCacheBytes(options?.cacheBytes);
+  const open = resolveOpenOptions(options);
   const root = path.resolve(dir);
   const dataName = checkFileName(part.dataFile, "dataFile");
   const offsetsName = checkFileName(part.offsetsFile, "offsetsFile");
@@ -93,7 +93,7 @@ export async function openColbertStore(dir: string, part: ColbertManifestPart, o
     await fh.read(header, 0, FILE_HEADER_BYTES, 0);
     checkFileHeader(header, { codec, dim, poolFactor }, dataPath);
     return new ColbertStoreImpl({
-      codec, dim, poolFactor, cacheBytes, table,
+      codec, dim, poolFactor, ...open, table,
       backing: new FileBacking(root, dataName, dataPath, fh, committed, size),
       offsetsFile: offsetsName,
     });

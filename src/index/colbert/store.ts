@@ -7,7 +7,8 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
-import type { MultiVector } from "../../types.js";
+import { createOrtRowScorer } from "../../encode/row-scorer.js";
+import type { MultiVector, RowScorer } from "../../types.js";
 import type { Backing, ByteRange } from "./backing.js";
 import { FileBacking, MemoryBacking, writeFully } from "./backing.js";
 import type { ColbertCodec } from "./codec.js";
@@ -17,8 +18,9 @@ import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "./pool.js";
+import { BlockMaxSim } from "./rows.js";
 import { FORMAT_VERSION, newRecord, openRecord, sealRecord, writeFileHeader } from "./record.js";
-import type { ColbertCodecName, ColbertCompaction, ColbertManifestPart, ColbertStore } from "./types.js";
+import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
 
 /** Bytes of records one `score` call reads before scoring them (bounds transient memory). */
@@ -31,13 +33,18 @@ const MAX_READ = 8 * 1024 * 1024;
 const MEMORY_COMPACT_MIN = 4 * 1024 * 1024;
 
 interface Pending { index: number; slot: number; offset: number; length: number }
-type Visit = (index: number, tokens: number, payload: Uint8Array) => void;
+/** A record's payload, for the `index`-th requested slot. */
+interface Item { index: number; tokens: number; payload: Uint8Array }
+/** Receives the payloads of one read batch (valid only until it resolves, for cache reuse). */
+type VisitBatch = (items: Item[]) => Promise<void>;
 
 export interface StoreInit {
   codec: ColbertCodecName;
   dim: number;
   poolFactor: number;
   cacheBytes: number;
+  kernel: ColbertKernel;
+  kernelThreads: number | undefined;
   table: OffsetTable;
   backing: Backing;
   offsetsFile?: string;
@@ -55,6 +62,9 @@ export class ColbertStoreImpl implements ColbertStore {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
+  private readonly kernel: ColbertKernel;
+  private readonly kernelThreads: number | undefined;
+  private scorer: RowScorer | undefined;
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -65,6 +75,8 @@ export class ColbertStoreImpl implements ColbertStore {
     this.table = init.table;
     this.backing = init.backing;
     this.offsetsFile = init.offsetsFile;
+    this.kernel = init.kernel;
+    this.kernelThreads = init.kernelThreads;
   }
 
   get size(): number {
@@ -103,10 +115,11 @@ export class ColbertStoreImpl implements ColbertStore {
     this.checkOpen();
     checkSlot(slot);
     let result: MultiVector | undefined;
-    await this.visit(Uint32Array.of(slot), (_i, tokens, payload) => {
-      const data = new Float32Array(tokens * this.dim);
-      this.impl.decode(payload, tokens, data);
-      result = { data, tokens, dim: this.dim };
+    await this.visit(Uint32Array.of(slot), async ([item]) => {
+      if (item === undefined) return;
+      const data = new Float32Array(item.tokens * this.dim);
+      this.impl.decode(item.payload, item.tokens, data);
+      result = { data, tokens: item.tokens, dim: this.dim };
     });
     return result;
   }
@@ -116,10 +129,19 @@ export class ColbertStoreImpl implements ColbertStore {
     checkMatrix("query", query, this.dim);
     checkSlots(slots);
     const out = new Float32Array(slots.length).fill(NaN);
-    const q = this.impl.prepare(query.data, query.tokens);
     const inv = query.tokens === 0 ? 0 : 1 / query.tokens;
-    await this.visit(slots, (i, tokens, payload) => {
-      out[i] = this.impl.maxSimSum(q, payload, tokens) * inv;
+    const codec = this.codec;
+    if (this.kernel === "onnxruntime" && codec !== "binary" && query.tokens > 0) {
+      const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv));
+      await this.visit(slots, async (items) => {
+        for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
+        await blocks.flush();
+      });
+      return out;
+    }
+    const q = this.impl.prepare(query.data, query.tokens);
+    await this.visit(slots, async (items) => {
+      for (const it of items) out[it.index] = this.impl.maxSimSum(q, it.payload, it.tokens) * inv;
     });
     return out;
   }
@@ -181,6 +203,9 @@ export class ColbertStoreImpl implements ColbertStore {
       await this.drainReads();
       this.cache.clear();
       await this.backing.close();
+      const scorer = this.scorer;
+      this.scorer = undefined;
+      if (scorer !== undefined) await scorer.release();
     });
   }
 
@@ -205,15 +230,26 @@ export class ColbertStoreImpl implements ColbertStore {
     return run;
   }
 
+  /** The onnxruntime row scorer, created on first use and released by `close`. */
+  private rowScorer(): RowScorer {
+    this.scorer ??= createOrtRowScorer(this.kernelThreads === undefined ? {} : { intraOpNumThreads: this.kernelThreads });
+    return this.scorer;
+  }
+
   private async drainReads(): Promise<void> {
     while (this.reads.size > 0) await Promise.allSettled([...this.reads]);
   }
 
-  /** Calls `fn` with each listed slot's payload (missing slots skipped), reading only those records. */
-  private async visit(slots: Uint32Array, fn: Visit): Promise<void> {
+  /**
+   * Calls `fn` with the payloads of the listed slots (missing slots skipped), reading only those
+   * records: first the ones in memory or in the cache, then one batch per read of at most
+   * READ_BATCH_BYTES. Each payload's `index` is its position in `slots`.
+   */
+  private async visit(slots: Uint32Array, fn: VisitBatch): Promise<void> {
     const backing = this.backing;
     const table = this.table;
     const pending: Pending[] = [];
+    const ready: Item[] = [];
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       if (!table.has(slot)) continue;
@@ -221,24 +257,24 @@ export class ColbertStoreImpl implements ColbertStore {
       const length = table.lengths[slot]!;
       if (backing instanceof MemoryBacking) {
         const rec = openRecord(backing.view({ offset, length }), slot, offset, "memory", false);
-        fn(i, rec.tokens, rec.payload);
+        ready.push({ index: i, tokens: rec.tokens, payload: rec.payload });
         continue;
       }
       const cached = this.cache.get(slot);
       if (cached !== undefined) {
         const rec = openRecord(cached, slot, offset, "cache", false);
-        fn(i, rec.tokens, rec.payload);
+        ready.push({ index: i, tokens: rec.tokens, payload: rec.payload });
       } else pending.push({ index: i, slot, offset, length });
     }
-    if (pending.length === 0) return;
     pending.sort((a, b) => a.offset - b.offset);
     const file = backing instanceof FileBacking ? backing.path : "data file";
     const job = (async () => {
+      if (ready.length > 0) await fn(ready);
       for (let start = 0; start < pending.length;) {
         let end = start;
         let bytes = 0;
         while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
-        await this.readBatch(backing, pending.slice(start, end), file, fn);
+        await fn(await this.readBatch(backing, pending.slice(start, end), file));
         start = end;
       }
     })();
@@ -250,7 +286,8 @@ export class ColbertStoreImpl implements ColbertStore {
     }
   }
 
-  private async readBatch(backing: Backing, batch: Pending[], file: string, fn: Visit): Promise<void> {
+  /** Reads one batch of records (coalescing nearby ones), checks them and caches them. */
+  private async readBatch(backing: Backing, batch: Pending[], file: string): Promise<Item[]> {
     const ranges: ByteRange[] = [];
     const rangeOf: number[] = [];
     for (const p of batch) {
@@ -263,17 +300,19 @@ export class ColbertStoreImpl implements ColbertStore {
       rangeOf.push(ranges.length - 1);
     }
     const bufs = await backing.read(ranges);
+    const items: Item[] = [];
     batch.forEach((p, k) => {
       const r = ranges[rangeOf[k]!]!;
       const buf = bufs[rangeOf[k]!]!;
       const whole = r.offset === p.offset && r.length === p.length;
       const bytes = whole ? buf : buf.subarray(p.offset - r.offset, p.offset - r.offset + p.length);
       const rec = openRecord(bytes, p.slot, p.offset, file, true);
-      fn(p.index, rec.tokens, rec.payload);
+      items.push({ index: p.index, tokens: rec.tokens, payload: rec.payload });
       if (this.backing === backing && this.table.offsets[p.slot] === p.offset && this.table.lengths[p.slot] === p.length) {
         this.cache.set(p.slot, whole ? bytes : bytes.slice());
       }
     });
+    return items;
   }
 
   /** Writes the live records into `dir/colbert-data.<generation>.bin` and switches to that file. */

@@ -26,6 +26,15 @@ import type { MultiVector } from "../../types.js";
 /** Storage precision of ColBERT matrices. `binary` keeps 1 bit per dimension (sign). */
 export type ColbertCodecName = "float32" | "float16" | "int8" | "binary";
 
+/**
+ * How `score` computes MaxSim: `"onnxruntime"` packs the candidates' stored rows into blocks
+ * and runs `Q · Dᵀ` as an onnxruntime Gemm (one small session, created on first use), then
+ * takes each document's row maxima; `"js"` runs register-blocked loops in JavaScript (no
+ * native session; ~50× slower at dim 1024). The `binary` codec always uses its JavaScript
+ * lookup-table kernel.
+ */
+export type ColbertKernel = "onnxruntime" | "js";
+
 export interface ColbertStoreOptions {
   /**
    * Codec of stored matrices (bytes per token at dim 1024: float32 4096, float16 2048,
@@ -44,12 +53,20 @@ export interface ColbertStoreOptions {
    * @default 268435456 (256 MiB)
    */
   cacheBytes?: number;
+  /** See {@link ColbertKernel}. @default "onnxruntime" */
+  kernel?: ColbertKernel;
+  /** onnxruntime intra-op threads of the `"onnxruntime"` kernel. @default os.availableParallelism() */
+  kernelThreads?: number;
 }
 
 /** Options of `openColbertStore` (codec, dim and pool factor come from the manifest part). */
 export interface ColbertOpenOptions {
   /** See {@link ColbertStoreOptions.cacheBytes}. @default 268435456 (256 MiB) */
   cacheBytes?: number;
+  /** See {@link ColbertKernel}. @default "onnxruntime" */
+  kernel?: ColbertKernel;
+  /** See {@link ColbertStoreOptions.kernelThreads}. @default os.availableParallelism() */
+  kernelThreads?: number;
 }
 
 /** What `compact` returns: the new manifest part and the files to delete once it is committed. */

@@ -3,7 +3,7 @@ import { ErrorCodes, M3Error } from "../../errors.js";
 import type { MultiVector } from "../../types.js";
 import { checkInt, checkNumber, describe } from "../../util/validate.js";
 import { checkCodecName } from "./codec.js";
-import type { ColbertCodecName, ColbertStoreOptions } from "./types.js";
+import type { ColbertCodecName, ColbertKernel, ColbertOpenOptions, ColbertStoreOptions } from "./types.js";
 
 export const DEFAULT_CODEC: ColbertCodecName = "int8";
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
@@ -12,10 +12,18 @@ export const MAX_SLOT = 0xfffffffe;
 /** Largest token count of one matrix (BGE-M3 yields at most 8191 rows). */
 export const MAX_TOKENS = 1 << 20;
 
-export interface ResolvedOptions {
+export const DEFAULT_KERNEL: ColbertKernel = "onnxruntime";
+
+export interface ResolvedOpenOptions {
+  cacheBytes: number;
+  kernel: ColbertKernel;
+  /** undefined = the scorer's default (all cores). */
+  kernelThreads: number | undefined;
+}
+
+export interface ResolvedOptions extends ResolvedOpenOptions {
   codec: ColbertCodecName;
   poolFactor: number;
-  cacheBytes: number;
 }
 
 export function resolveOptions(options: ColbertStoreOptions | undefined): ResolvedOptions {
@@ -23,7 +31,20 @@ export function resolveOptions(options: ColbertStoreOptions | undefined): Resolv
   return {
     codec: checkCodecName(o.codec ?? DEFAULT_CODEC),
     poolFactor: checkNumber("poolFactor", o.poolFactor ?? 1, 1, 1024),
+    ...resolveOpenOptions(o),
+  };
+}
+
+export function resolveOpenOptions(options: ColbertOpenOptions | undefined): ResolvedOpenOptions {
+  const o = options ?? {};
+  const kernel = o.kernel ?? DEFAULT_KERNEL;
+  if (kernel !== "onnxruntime" && kernel !== "js") {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `colbert kernel must be "onnxruntime" or "js"; got ${describe(kernel)}.`, { details: { kernel } });
+  }
+  return {
     cacheBytes: checkCacheBytes(o.cacheBytes),
+    kernel,
+    kernelThreads: o.kernelThreads === undefined ? undefined : checkInt("kernelThreads", o.kernelThreads, 1, 1024),
   };
 }
 
