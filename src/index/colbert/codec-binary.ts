@@ -91,10 +91,18 @@ export function createBinaryCodec(dim: number): ColbertCodec {
     bytesPerToken: nb,
     payloadBytes: (tokens) => tokens * nb,
     encode(src, tokens, out) {
-      out.fill(0, 0, tokens * nb);
+      const full = dim >>> 3;
       for (let j = 0; j < tokens; j++) {
-        for (let d = 0; d < dim; d++) {
-          if (src[j * dim + d]! > 0) out[j * nb + (d >>> 3)] |= 1 << (d & 7);
+        const o = j * dim, p = j * nb;
+        for (let b = 0; b < full; b++) {
+          const s = o + 8 * b;
+          out[p + b] = (src[s]! > 0 ? 1 : 0) | (src[s + 1]! > 0 ? 2 : 0) | (src[s + 2]! > 0 ? 4 : 0) | (src[s + 3]! > 0 ? 8 : 0)
+            | (src[s + 4]! > 0 ? 16 : 0) | (src[s + 5]! > 0 ? 32 : 0) | (src[s + 6]! > 0 ? 64 : 0) | (src[s + 7]! > 0 ? 128 : 0);
+        }
+        if (full < nb) {
+          let v = 0;
+          for (let d = 8 * full; d < dim; d++) if (src[o + d]! > 0) v |= 1 << (d & 7);
+          out[p + full] = v;
         }
       }
     },

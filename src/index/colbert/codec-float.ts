@@ -8,6 +8,25 @@ function prepareFloat(data: Float32Array, rows: number, dim: number): PreparedQu
   return { data, rows, dim };
 }
 
+/**
+ * `out[i] = toHalfBits(src[i])` for i < n. Values whose half is normal (float32 exponent
+ * 113..142) are converted here on the raw bits — round to nearest even by adding 0xfff plus
+ * the lowest kept bit, a carry into the exponent (up to Infinity) being correct — and all
+ * others (subnormal, zero, overflow, Infinity, NaN) by `toHalfBits` itself.
+ */
+function floatsToHalfBits(src: Float32Array, n: number, out: Uint16Array): void {
+  const u = new Uint32Array(src.buffer, src.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const x = u[i]!;
+    const abs = x & 0x7fffffff;
+    if (abs >= 0x38800000 && abs < 0x47800000) {
+      out[i] = ((x >>> 16) & 0x8000) | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+    } else {
+      out[i] = toHalfBits(src[i]!);
+    }
+  }
+}
+
 export function createFloat32Codec(dim: number): ColbertCodec {
   return {
     name: "float32",
@@ -39,8 +58,7 @@ export function createFloat16Codec(dim: number): ColbertCodec {
     payloadBytes: (tokens) => tokens * 2 * dim,
     encode(src, tokens, out) {
       const n = tokens * dim;
-      const bits = new Uint16Array(out.buffer, out.byteOffset, n);
-      for (let i = 0; i < n; i++) bits[i] = toHalfBits(src[i]!);
+      floatsToHalfBits(src, n, new Uint16Array(out.buffer, out.byteOffset, n));
     },
     decode,
     prepare: (data, rows) => prepareFloat(data, rows, dim),
