@@ -138,13 +138,17 @@ export class DenseIndex {
     return d;
   }
 
-  /** Makes room for slots [0, slots) at once (a bulk add grows the arrays and the graph once). */
+  /**
+   * Makes room for slots [0, slots) at once (a bulk add grows the arrays and the graph once).
+   * Growth is geometric (at least 1.5×): growing to exactly `slots` on every batch copied all
+   * vectors and resized the HNSW graph per batch, which made building quadratic.
+   */
   reserve(slots: number): void {
-    this.grow(slots, slots);
+    this.ensure(slots);
   }
 
   private ensure(slots: number): void {
-    this.grow(slots, Math.ceil(this.live.length * 1.5));
+    if (slots > this.live.length || slots > this.hnsw.getMaxElements()) this.grow(slots, Math.ceil(this.live.length * 1.5));
   }
 
   private grow(slots: number, target: number): void {
