@@ -20,7 +20,7 @@
  * Pooled stores receive matrices pooled once by `poolTokens` (what `poolFactor: 2` does inside
  * `put`), so the pooling cost is measured once and reported separately.
  * recall@10 (e2e): bench/lib/colbert-e2e.ts — per configuration, a HybridIndex (dense + sparse +
- * that ColBERT store) over a second synthetic corpus (test/helpers/synthetic.ts: dense, sparse
+ * that ColBERT store) over a second synthetic corpus (bench/lib/synthetic.ts: dense, sparse
  * and ColBERT; same dim and token range; default 1000 documents, 16 queries) searched with the default options, against the
  * exhaustive float32 fused ranking (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim, every document).
  */

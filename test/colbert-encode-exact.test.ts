@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { createCodec } from "../src/index/colbert/codecs.js";
 import { toHalfBits } from "../src/math/half.js";
-import { Rng } from "./helpers/rng.js";
+import { Rng } from "../bench/lib/rng.js";
 
 /** The int8 encoder as first written: scale fround(max|x|/127), codes Math.round(x/scale) clamped to ±127. */
 function int8Reference(src: Float32Array, tokens: number, dim: number): Uint8Array {

@@ -6,7 +6,7 @@ import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
 import { bruteSearch } from "./helpers/brute.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 import { memoryColbertFactory } from "./helpers/memory-colbert.js";
-import { generateSyntheticCorpus, type SyntheticCorpus } from "./helpers/synthetic.js";
+import { generateSyntheticCorpus, type SyntheticCorpusData as SyntheticCorpus } from "../bench/lib/synthetic.js";
 
 let corpus: SyntheticCorpus;
 beforeAll(() => {

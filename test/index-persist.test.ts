@@ -9,7 +9,7 @@ import { HybridIndex } from "../src/index/hybrid-index.js";
 import { loadIndex, saveIndex } from "../src/index/persist.js";
 import { search } from "../src/retrieve/search.js";
 import type { M3Encoding } from "../src/types.js";
-import { generateSyntheticCorpus, type SyntheticCorpus } from "./helpers/synthetic.js";
+import { generateSyntheticCorpus, type SyntheticCorpusData as SyntheticCorpus } from "../bench/lib/synthetic.js";
 
 let root: string;
 let corpus: SyntheticCorpus;

@@ -1,7 +1,7 @@
 /**
  * recall@10 of the default retrieval (dense HNSW top-100 ∪ sparse top-100, fused with the
  * default weights) against exhaustive fused scoring of every document, on a 20k-document
- * synthetic corpus with BGE-M3-like statistics (test/helpers/synthetic.ts). For CI speed the
+ * synthetic corpus with BGE-M3-like statistics (bench/lib/synthetic.ts). For CI speed the
  * dense dimension is 64 and ColBERT rows are 32-dim, 4..12 per document; the score
  * distributions (anisotropic dense, clusters, Zipf token ids, learned-weight ranges) are kept.
  * Full-size numbers: `npx tsx test/helpers/measure-index.ts` (see its header).
@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { defaultColbertFactory } from "../src/index/default-colbert.js";
 import { search } from "../src/retrieve/search.js";
-import { generateSyntheticCorpus } from "./helpers/synthetic.js";
+import { generateSyntheticCorpus } from "../bench/lib/synthetic.js";
 
 describe("recall on a 20k-document synthetic corpus", () => {
   it("recall@10 >= 0.99 against exhaustive fused scoring with default settings", async () => {

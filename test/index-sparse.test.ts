@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SparseIndex } from "../src/index/sparse.js";
 import { lexicalScore } from "../src/math/scores.js";
 import type { SparseVector } from "../src/types.js";
-import { Rng } from "./helpers/rng.js";
+import { Rng } from "../bench/lib/rng.js";
 
 function randomSparse(r: Rng, vocab: number, nMin: number, nMax: number, quantise = false): SparseVector {
   const m = new Map<number, number>();

@@ -4,7 +4,7 @@ import { HybridIndex } from "../src/index/hybrid-index.js";
 import { search, searchWithStats } from "../src/retrieve/search.js";
 import { bruteSearch, modeScores, type Mode } from "./helpers/brute.js";
 import { memoryColbertFactory } from "./helpers/memory-colbert.js";
-import { generateSyntheticCorpus, type SyntheticCorpus } from "./helpers/synthetic.js";
+import { generateSyntheticCorpus, type SyntheticCorpusData as SyntheticCorpus } from "../bench/lib/synthetic.js";
 
 let corpus: SyntheticCorpus;
 let index: HybridIndex;

@@ -1,6 +1,6 @@
 /**
  * End-to-end recall@10 of each ColBERT codec × pool factor: a `HybridIndex` (dense HNSW + sparse
- * + ColBERT store of that configuration) over one synthetic corpus (test/helpers/synthetic.ts, the
+ * + ColBERT store of that configuration) over one synthetic corpus (bench/lib/synthetic.ts, the
  * index tests' generator: BGE-M3-like dense / sparse / ColBERT statistics, 64–256 ColBERT rows
  * per document by default), searched
  * with the default options (k 10, 100 candidates from each of dense and sparse, weights
@@ -21,7 +21,7 @@ import { colbertScore, combineScores, denseScore, lexicalScore } from "../../src
 import { search, searchWithStats } from "../../src/retrieve/search.js";
 import { DEFAULT_WEIGHTS, type MultiVector } from "../../src/types.js";
 import { log, now, percentile, round } from "./machine.js";
-import { createSyntheticGenerator, type SyntheticDoc } from "../../test/helpers/synthetic.js";
+import { createSyntheticGenerator, type SyntheticDoc } from "./synthetic.js";
 
 type SyntheticQuery = ReturnType<ReturnType<typeof createSyntheticGenerator>["query"]>;
 

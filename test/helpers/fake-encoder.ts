@@ -5,7 +5,7 @@
  * dense vector. Implements `M3EncoderLike` and LangChain's `EmbeddingsInterface` (dense).
  */
 import type { EncodeOptions, M3Encoding, M3EncoderLike, ModelFingerprint } from "../../src/types.js";
-import { hash32, mixUnit, randomUnit, Rng } from "./rng.js";
+import { hash32, mixUnit, randomUnit, Rng } from "../../bench/lib/rng.js";
 
 export interface FakeEncoderOptions {
   /** @default 64 */

@@ -10,7 +10,7 @@ import type { ColbertCodecName } from "../../src/index/colbert/types.js";
 import { defaultColbertFactory } from "../../src/index/default-colbert.js";
 import { HybridIndex } from "../../src/index/hybrid-index.js";
 import { searchWithStats } from "../../src/retrieve/search.js";
-import { createSyntheticGenerator } from "./synthetic.js";
+import { createSyntheticGenerator } from "../../bench/lib/synthetic.js";
 
 const [docs = 20000, denseDim = 1024, colbertDim = 1024, minTok = 64, maxTok = 256] = process.argv.slice(2, 7).map(Number);
 const codec = (process.argv[7] ?? "int8") as ColbertCodecName;
