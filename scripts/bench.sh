@@ -33,7 +33,7 @@ if $smoke; then
   model=test/fixtures/models/encoder-only
   if [ ! -f "$model/onnx/model.onnx" ]; then
     model=.tmp/bench-smoke-model
-    [ -f "$model/onnx/model.onnx" ] || /usr/bin/python3 bench/lib/make_fullsize_model.py --out "$model" \
+    [ -f "$model/onnx/model.onnx" ] || /usr/bin/python3 scripts/fixtures/make_model.py --preset fullsize --out "$model" \
       --vocab 5000 --hidden 32 --layers 2 --heads 4 --ffn 64 --max-positions 514 >/dev/null
   fi
   want encoder && "${tsx[@]}" bench/encoder.ts --model "$model" --threads "$threads" \
