@@ -260,6 +260,9 @@ describe("ColBERT store", () => {
     const nan = randomMatrix(2, DIM, 1);
     nan.data[5] = NaN;
     await expectCode(s.put(0, nan), "INVALID_ARGUMENT");
+    const inf = randomMatrix(3, DIM, 2);
+    inf.data[2 * DIM + 7] = -Infinity;
+    await expect(s.put(0, inf)).rejects.toThrow(/-Infinity\)? at row 2, column 7/);
     await expectCode(s.put(0, { data: new Float32Array(3), tokens: 2, dim: DIM }), "INVALID_ARGUMENT");
     await expectCode(s.put(-1, ok), "OUT_OF_RANGE");
     await expectCode(s.put(1.5, ok), "OUT_OF_RANGE");

@@ -75,8 +75,14 @@ export function checkMatrix(name: string, m: unknown, dim: number): MultiVector 
   if (d !== dim) bad(`has dimension ${describe(d)} but this ColBERT store holds ${dim}-dimensional rows; encode with the same model the index was built with.`);
   checkInt(`${name}.tokens`, tokens, 0, MAX_TOKENS);
   if (data.length !== tokens * dim) bad(`.data has ${data.length} values; expected tokens × dim = ${tokens} × ${dim} = ${tokens * dim}.`);
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) bad(`has a non-finite value (${describe(data[i])}) at row ${Math.floor(i / dim)}, column ${i % dim}; the encoder output is broken.`);
+  // x·0 is 0 for finite x and NaN for NaN/±Infinity, so one sum detects any non-finite value;
+  // the scan that names its position runs only then.
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i]! * 0;
+  if (probe !== 0) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]!)) bad(`has a non-finite value (${describe(data[i])}) at row ${Math.floor(i / dim)}, column ${i % dim}; the encoder output is broken.`);
+    }
   }
   return m as MultiVector;
 }
