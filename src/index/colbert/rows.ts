@@ -35,8 +35,8 @@ export class BlockMaxSim {
   ) {
     this.max = new Float32Array(qRows);
     this.blockRows = Math.max(1, Math.min(MAX_BLOCK_ROWS, Math.floor(SCORE_BUDGET / Math.max(qRows, 1))));
-    this.data = this.alloc(this.blockRows);
-    this.scales = new Float32Array(codec === "int8" ? this.blockRows : 0);
+    this.data = this.alloc(0);
+    this.scales = new Float32Array(0);
   }
 
   /** Adds one candidate's payload; scores the pending block first when it would overflow. */
@@ -46,10 +46,7 @@ export class BlockMaxSim {
       return;
     }
     if (this.rows > 0 && this.rows + tokens > this.blockRows) await this.flush();
-    if (tokens > this.data.length / this.dim) {
-      this.data = this.alloc(tokens);
-      if (this.codec === "int8") this.scales = new Float32Array(tokens);
-    }
+    this.reserve(this.rows + tokens);
     const n = tokens * this.dim;
     const at = this.rows * this.dim;
     switch (this.codec) {
@@ -95,6 +92,25 @@ export class BlockMaxSim {
       case "float32": return { type: "float32", data: this.data as Float32Array, rows, dim };
       case "float16": return { type: "float16", data: this.data as Uint16Array, rows, dim };
       case "int8": return { type: "int8", data: this.data as Int8Array, scales: this.scales, rows, dim };
+    }
+  }
+
+  /**
+   * Room for `rows` rows, keeping the pending ones. Buffers grow geometrically up to the block
+   * size (a few candidates do not allocate a whole block); a single document larger than a
+   * block gets exactly its size.
+   */
+  private reserve(rows: number): void {
+    const have = this.data.length / this.dim;
+    if (rows <= have) return;
+    const cap = Math.max(rows, Math.min(this.blockRows, 2 * have));
+    const data = this.alloc(cap);
+    data.set(this.data.subarray(0, this.rows * this.dim));
+    this.data = data;
+    if (this.codec === "int8") {
+      const scales = new Float32Array(cap);
+      scales.set(this.scales.subarray(0, this.rows));
+      this.scales = scales;
     }
   }
 
