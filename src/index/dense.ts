@@ -42,7 +42,7 @@ export class DenseIndex {
 
   /** Stores (or replaces) the vector of `slot`; it is L2-normalised on the way in. */
   set(slot: number, v: Float32Array): void {
-    this.ensure(slot + 1);
+    this.reserve(slot + 1);
     const off = slot * this.dim;
     let s = 0;
     for (let i = 0; i < this.dim; i++) s += v[i]! * v[i]!;
@@ -144,16 +144,8 @@ export class DenseIndex {
    * vectors and resized the HNSW graph per batch, which made building quadratic.
    */
   reserve(slots: number): void {
-    this.ensure(slots);
-  }
-
-  private ensure(slots: number): void {
-    if (slots > this.live.length || slots > this.hnsw.getMaxElements()) this.grow(slots, Math.ceil(this.live.length * 1.5));
-  }
-
-  private grow(slots: number, target: number): void {
     if (slots > this.live.length) {
-      const cap = Math.max(slots, target);
+      const cap = Math.max(slots, Math.ceil(this.live.length * 1.5));
       const v = new Float32Array(cap * this.dim);
       v.set(this.vectors);
       this.vectors = v;
