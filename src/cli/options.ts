@@ -2,20 +2,20 @@
 import { UsageError } from "./exit.js";
 
 export function parseIntOption(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}; got "${raw}"`);
-  }
-  return v;
+  return parseBounded(name, raw, min, max, fallback, /^-?\d+$/, "an integer");
 }
 
 /** A decimal number such as "0.5" or "300" within [min, max]. */
 export function parseNumberOption(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
+  return parseBounded(name, raw, min, max, fallback, /^\d+(\.\d+)?$/, "a number");
+}
+
+/** `raw` (trimmed) must match `syntax` and lie in [min, max]; `fallback` when the option is absent. */
+function parseBounded(name: string, raw: string | undefined, min: number, max: number, fallback: number, syntax: RegExp, what: string): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(v) || v < min || v > max) {
-    throw new UsageError(`${name} must be a number from ${min} to ${max}; got "${raw}"`);
+  if (!syntax.test(raw.trim()) || !Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(`${name} must be ${what} from ${min} to ${max}; got "${raw}"`);
   }
   return v;
 }
