@@ -7,7 +7,6 @@ export const defaultColbertFactory: ColbertStoreFactory = {
     return createColbertStore({ ...options, dim });
   },
   open(dir, part, options) {
-    const { cacheBytes, kernel, kernelThreads } = options ?? {};
-    return openColbertStore(dir, part, { cacheBytes, kernel, kernelThreads });
+    return openColbertStore(dir, part, options); // reads only the open-time fields (codec and pooling come from `part`)
   },
 };

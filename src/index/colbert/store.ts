@@ -35,7 +35,7 @@ const MEMORY_COMPACT_MIN = 4 * 1024 * 1024;
 interface Pending { index: number; slot: number; offset: number; length: number }
 /** A record's payload, for the `index`-th requested slot. */
 interface Item { index: number; tokens: number; payload: Uint8Array }
-/** Receives the payloads of one read batch (valid only until it resolves, for cache reuse). */
+/** Receives the payloads of one batch: views into the memory image, the cache or a read buffer (read-only). */
 type VisitBatch = (items: Item[]) => Promise<void>;
 
 export interface StoreInit {
