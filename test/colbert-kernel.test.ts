@@ -4,9 +4,8 @@
  * and disk-backed, including the edge cases of block packing.
  */
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { randomMatrix } from "../bench/lib/colbert-synth.js";
 import { createOrtRowScorer } from "../src/encode/row-scorer.js";
 import { createColbertStore } from "../src/index/colbert/index.js";
@@ -14,22 +13,12 @@ import type { ColbertCodecName, ColbertStore } from "../src/index/colbert/index.
 import { toHalfBits } from "../src/math/half.js";
 import { colbertScore } from "../src/math/scores.js";
 import type { MultiVector } from "../src/types.js";
+import { colbertTestEnv, expectCode } from "./helpers/colbert-env.js";
 
 const DIM = 48;
-let dir: string;
-const open: ColbertStore[] = [];
-const track = <T extends ColbertStore>(s: T): T => { open.push(s); return s; };
+const env = colbertTestEnv("colbert-kernel-");
+const { track } = env;
 
-beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), "colbert-kernel-")); });
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-  await fs.rm(dir, { recursive: true, force: true });
-});
-
-const expectCode = async (p: Promise<unknown> | (() => unknown), code: string) => {
-  const run = typeof p === "function" ? (async () => p())() : p;
-  await expect(run).rejects.toMatchObject({ name: "M3Error", code });
-};
 
 /** Documents of 0..`max` tokens; one of exactly `big` tokens when given. */
 function docs(n: number, max: number, seed: number, big?: number): MultiVector[] {
@@ -68,8 +57,8 @@ describe("ColBERT MaxSim kernels", () => {
       expect(a[2]).toBe(0);
       expect(a[3]).toBeNaN();
       if (codec === "float32") ds.forEach((d, i) => expect(Math.abs(a[6 + i]! - colbertScore(q, d))).toBeLessThan(1e-5));
-      await fs.mkdir(path.join(dir, codec), { recursive: true });
-      await ort.persist(path.join(dir, codec), 2);
+      await fs.mkdir(path.join(env.dir, codec), { recursive: true });
+      await ort.persist(path.join(env.dir, codec), 2);
       expectClose(await ort.score(q, slots), b, 1e-5); // cold: read from the file
       expectClose(await ort.score(q, slots), b, 1e-5); // warm: from the record cache
     });

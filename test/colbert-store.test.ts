@@ -1,23 +1,16 @@
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { randomMatrix, SynthCorpus } from "../bench/lib/colbert-synth.js";
 import { createColbertStore, obsoleteColbertFiles, openColbertStore } from "../src/index/colbert/index.js";
 import type { ColbertStore } from "../src/index/colbert/index.js";
 import { colbertScore } from "../src/math/scores.js";
 import type { MultiVector } from "../src/types.js";
+import { colbertTestEnv, expectCode } from "./helpers/colbert-env.js";
 
 const DIM = 64;
-let dir: string;
-const open: ColbertStore[] = [];
-const track = <T extends ColbertStore>(s: T): T => { open.push(s); return s; };
-
-beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), "colbert-")); });
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.close();
-  await fs.rm(dir, { recursive: true, force: true });
-});
+const env = colbertTestEnv("colbert-");
+const { track } = env;
 
 function corpus(n: number, seed = 1): { docs: MultiVector[]; q: MultiVector } {
   const c = new SynthCorpus({ dim: DIM, vocab: 256, topics: 6, minTokens: 5, maxTokens: 40, seed });
@@ -29,10 +22,6 @@ async function fill(store: ColbertStore, docs: MultiVector[]): Promise<void> {
   for (let i = 0; i < docs.length; i++) await store.put(i, docs[i]!);
 }
 const allSlots = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
-const expectCode = async (p: Promise<unknown> | (() => unknown), code: string) => {
-  const run = typeof p === "function" ? (async () => p())() : p;
-  await expect(run).rejects.toMatchObject({ name: "M3Error", code });
-};
 
 describe("ColBERT store", () => {
   it("float32 scores equal colbertScore (in memory and disk-backed); missing slots are NaN", async () => {
@@ -43,7 +32,7 @@ describe("ColBERT store", () => {
     const mem = await s.score(q, slots);
     docs.forEach((d, i) => expect(Math.abs(mem[i]! - colbertScore(q, d))).toBeLessThan(1e-5));
     expect(Number.isNaN(mem[30]!)).toBe(true);
-    await s.persist(dir, 1);
+    await s.persist(env.dir, 1);
     expect(Array.from(await s.score(q, slots))).toEqual(Array.from(mem));
     expect(await s.get(999)).toBeUndefined();
     expect(Array.from((await s.get(3))!.data)).toEqual(Array.from(docs[3]!.data));
@@ -79,7 +68,7 @@ describe("ColBERT store", () => {
   it("persist -> open -> identical scores; put after reopen appends; round-trips again", async () => {
     const { docs, q } = corpus(20, 4);
     for (const codec of ["float32", "float16", "int8", "binary"] as const) {
-      const sub = path.join(dir, codec);
+      const sub = path.join(env.dir, codec);
       await fs.mkdir(sub);
       const s = track(createColbertStore({ dim: DIM, codec }));
       await fill(s, docs.slice(0, 15));
@@ -109,52 +98,52 @@ describe("ColBERT store", () => {
     const { docs, q } = corpus(5, 5);
     const s = track(createColbertStore({ dim: DIM, codec: "int8" }));
     await fill(s, docs);
-    const part = await s.persist(dir, 1);
+    const part = await s.persist(env.dir, 1);
     await s.close();
-    const data = path.join(dir, part.dataFile);
+    const data = path.join(env.dir, part.dataFile);
     const bytes = await fs.readFile(data);
     bytes[bytes.length - 30] ^= 0x40; // inside the last record's payload
     await fs.writeFile(data, bytes);
-    const r = track(await openColbertStore(dir, part));
+    const r = track(await openColbertStore(env.dir, part));
     await r.score(q, Uint32Array.of(0, 1)); // untouched records still read fine
     await expectCode(r.score(q, allSlots(5)), "INDEX_CORRUPT");
-    const off = path.join(dir, part.offsetsFile);
+    const off = path.join(env.dir, part.offsetsFile);
     const ob = await fs.readFile(off);
     ob[ob.length - 1] ^= 1;
     await fs.writeFile(off, ob);
-    await expectCode(openColbertStore(dir, part), "INDEX_CORRUPT");
+    await expectCode(openColbertStore(env.dir, part), "INDEX_CORRUPT");
     await fs.rm(off);
-    await expectCode(openColbertStore(dir, part), "INDEX_CORRUPT");
+    await expectCode(openColbertStore(env.dir, part), "INDEX_CORRUPT");
   });
 
   it("detects a truncated data file and a manifest that does not match the files", async () => {
     const { docs } = corpus(4, 6);
     const s = track(createColbertStore({ dim: DIM, codec: "float16" }));
     await fill(s, docs);
-    const part = await s.persist(dir, 1);
+    const part = await s.persist(env.dir, 1);
     await s.close();
-    await expectCode(openColbertStore(dir, { ...part, codec: "int8" }), "INDEX_CORRUPT");
-    await expectCode(openColbertStore(dir, { ...part, liveSlots: 3 }), "INDEX_CORRUPT");
-    await expectCode(openColbertStore(dir, { ...part, dataFile: "../x.bin" }), "INDEX_CORRUPT");
-    await fs.truncate(path.join(dir, part.dataFile), part.committedBytes - 8);
-    await expectCode(openColbertStore(dir, part), "INDEX_CORRUPT");
+    await expectCode(openColbertStore(env.dir, { ...part, codec: "int8" }), "INDEX_CORRUPT");
+    await expectCode(openColbertStore(env.dir, { ...part, liveSlots: 3 }), "INDEX_CORRUPT");
+    await expectCode(openColbertStore(env.dir, { ...part, dataFile: "../x.bin" }), "INDEX_CORRUPT");
+    await fs.truncate(path.join(env.dir, part.dataFile), part.committedBytes - 8);
+    await expectCode(openColbertStore(env.dir, part), "INDEX_CORRUPT");
   });
 
   it("ignores bytes past committedBytes (a crashed append) and truncates them before appending", async () => {
     const { docs, q } = corpus(6, 7);
     const s = track(createColbertStore({ dim: DIM, codec: "float32" }));
     await fill(s, docs.slice(0, 3));
-    const part = await s.persist(dir, 1);
+    const part = await s.persist(env.dir, 1);
     await s.put(3, docs[3]!); // appended but never committed
     await s.close();
-    await fs.appendFile(path.join(dir, part.dataFile), Buffer.from("garbage of a crashed write"));
-    const r = track(await openColbertStore(dir, part));
+    await fs.appendFile(path.join(env.dir, part.dataFile), Buffer.from("garbage of a crashed write"));
+    const r = track(await openColbertStore(env.dir, part));
     expect(r.size).toBe(3);
     expect(r.has(3)).toBe(false);
     await r.put(4, docs[4]!);
-    const p2 = await r.persist(dir, 2);
-    expect((await fs.stat(path.join(dir, part.dataFile))).size).toBe(p2.committedBytes);
-    const r2 = track(await openColbertStore(dir, p2));
+    const p2 = await r.persist(env.dir, 2);
+    expect((await fs.stat(path.join(env.dir, part.dataFile))).size).toBe(p2.committedBytes);
+    const r2 = track(await openColbertStore(env.dir, p2));
     const got = await r2.score(q, Uint32Array.of(0, 4));
     expect(Math.abs(got[1]! - colbertScore(q, docs[4]!))).toBeLessThan(1e-5);
   });
@@ -163,26 +152,26 @@ describe("ColBERT store", () => {
     const { docs, q } = corpus(30, 8);
     const s = track(createColbertStore({ dim: DIM, codec: "int8" }));
     await fill(s, docs);
-    const part1 = await s.persist(dir, 1);
+    const part1 = await s.persist(env.dir, 1);
     for (let i = 0; i < 30; i += 2) s.remove(i);
     await s.put(1, docs[0]!); // replace: the old record of slot 1 is dead too
     const before = await s.score(q, allSlots(30));
     expect(s.stats().liveBytes).toBeLessThan(s.stats().totalBytes / 2 + 1000);
-    const { part, obsoleteFiles } = await s.compact(dir, 2);
+    const { part, obsoleteFiles } = await s.compact(env.dir, 2);
     expect(part.dataFile).toBe("colbert-data.2.bin");
     expect(obsoleteFiles.sort()).toEqual(["colbert-data.1.bin", "colbert-offsets.1.bin"]);
     expect(part.committedBytes).toBeLessThan(part1.committedBytes * 0.55);
     expect(s.stats().totalBytes).toBe(part.committedBytes);
     expect(Array.from(await s.score(q, allSlots(30)))).toEqual(Array.from(before));
-    for (const f of obsoleteFiles) await fs.rm(path.join(dir, f));
-    const r = track(await openColbertStore(dir, part));
+    for (const f of obsoleteFiles) await fs.rm(path.join(env.dir, f));
+    const r = track(await openColbertStore(env.dir, part));
     expect(Array.from(await r.score(q, allSlots(30)))).toEqual(Array.from(before));
     // a retried save (the manifest of generation 2 was never committed) may reuse generation 2
-    const retried = await s.compact(dir, 2);
+    const retried = await s.compact(env.dir, 2);
     expect(retried.obsoleteFiles).toEqual([]);
     expect(retried.part).toEqual(part);
-    expect(await s.persist(dir, 2)).toEqual(part);
-    const r2 = track(await openColbertStore(dir, part));
+    expect(await s.persist(env.dir, 2)).toEqual(part);
+    const r2 = track(await openColbertStore(env.dir, part));
     expect(Array.from(await r2.score(q, allSlots(30)))).toEqual(Array.from(before));
   });
 
@@ -190,9 +179,9 @@ describe("ColBERT store", () => {
     const { docs, q } = corpus(8, 9);
     const s = track(createColbertStore({ dim: DIM, codec: "binary" }));
     await fill(s, docs);
-    await s.persist(dir, 1);
+    await s.persist(env.dir, 1);
     s.remove(2);
-    const other = path.join(dir, "moved");
+    const other = path.join(env.dir, "moved");
     await fs.mkdir(other);
     const part = await s.persist(other, 2);
     expect(part.liveSlots).toBe(7);
@@ -203,20 +192,20 @@ describe("ColBERT store", () => {
   it("concurrent puts, scores and a compaction stay consistent", async () => {
     const { docs, q } = corpus(24, 11);
     const s = track(createColbertStore({ dim: DIM, codec: "float32" }));
-    await s.persist(dir, 1);
+    await s.persist(env.dir, 1);
     await Promise.all(docs.map((d, i) => s.put(i, d))); // not awaited one by one
     await s.put(5, docs[6]!); // replace
     const exact = docs.map((d, i) => colbertScore(q, i === 5 ? docs[6]! : d));
     const [a, compaction, b] = await Promise.all([
       s.score(q, allSlots(24)),
-      (async () => { s.remove(7); return s.compact(dir, 2); })(),
+      (async () => { s.remove(7); return s.compact(env.dir, 2); })(),
       s.score(q, allSlots(24)),
     ]);
     for (const got of [a, b, await s.score(q, allSlots(24))]) {
       exact.forEach((e, i) => { if (i !== 7) expect(Math.abs(got[i]! - e)).toBeLessThan(1e-5); });
     }
     expect(compaction.part.liveSlots).toBe(23);
-    const r = track(await openColbertStore(dir, compaction.part));
+    const r = track(await openColbertStore(env.dir, compaction.part));
     expect(r.has(7)).toBe(false);
     expect(Math.abs((await r.score(q, Uint32Array.of(5)))[0]! - exact[5]!)).toBeLessThan(1e-5);
   });
@@ -237,9 +226,9 @@ describe("ColBERT store", () => {
     const s = track(createColbertStore({ dim: 128, codec: "float16" }));
     const docs = Array.from({ length: 120 }, () => c.doc());
     for (let i = 0; i < docs.length; i++) await s.put(i, docs[i]!.matrix);
-    const part = await s.persist(dir, 1);
+    const part = await s.persist(env.dir, 1);
     const cacheBytes = 200_000; // ~6 of ~25 KB records
-    const r = track(await openColbertStore(dir, part, { cacheBytes }));
+    const r = track(await openColbertStore(env.dir, part, { cacheBytes }));
     const q = c.query(docs[0]!, 16);
     for (let round = 0; round < 3; round++) {
       const got = await r.score(q, allSlots(120));
@@ -247,7 +236,7 @@ describe("ColBERT store", () => {
       expect(r.stats().residentBytes).toBeLessThanOrEqual(cacheBytes);
       expect(r.stats().residentBytes).toBeGreaterThan(0);
     }
-    const none = track(await openColbertStore(dir, part, { cacheBytes: 0 }));
+    const none = track(await openColbertStore(env.dir, part, { cacheBytes: 0 }));
     await none.score(q, allSlots(120));
     expect(none.stats().residentBytes).toBe(0);
   });
@@ -273,8 +262,8 @@ describe("ColBERT store", () => {
     await expectCode(() => createColbertStore({ dim: DIM, poolFactor: NaN }), "OUT_OF_RANGE");
     await expectCode(() => createColbertStore({ dim: 0 }), "OUT_OF_RANGE");
     await expectCode(() => createColbertStore({ dim: DIM, cacheBytes: -1 }), "OUT_OF_RANGE");
-    await expectCode(s.persist(dir, -1), "OUT_OF_RANGE");
-    await expectCode(s.persist(path.join(dir, "missing", "deeper"), 1), "IO_ERROR");
+    await expectCode(s.persist(env.dir, -1), "OUT_OF_RANGE");
+    await expectCode(s.persist(path.join(env.dir, "missing", "deeper"), 1), "IO_ERROR");
     await s.put(0, ok);
     expect(Array.from(await s.score({ data: new Float32Array(0), tokens: 0, dim: DIM }, Uint32Array.of(0, 1))).map(String)).toEqual(["0", "NaN"]);
     await s.close();
