@@ -1,4 +1,4 @@
-/** Checks of what goes into the index: ids, documents and encodings of the right shapes. */
+/** Checks shared by every backend: ids, documents, encodings and queries of the right shapes. */
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3Encoding, MultiVector, SparseVector } from "../types.js";
 import { describe } from "../util/validate.js";
@@ -84,4 +84,34 @@ export function checkDocEncoding(e: M3Encoding | undefined, denseDim: number, co
     sparse: checkSparse(e.sparse, `${where}.sparse`),
     colbert: checkColbert(e.colbert, colbertDim, `${where}.colbert`),
   };
+}
+
+/** A query encoding carrying (valid) outputs for every mode in `need`; the others are dropped. */
+export function checkQuery(e: unknown, need: ReadonlySet<string>, denseDim: number, colbertDim: number): M3Encoding {
+  if (e === null || typeof e !== "object") throw invalid(`The query must be an M3Encoding; got ${describe(e)}.`);
+  const q = e as M3Encoding;
+  const missing = [...need].filter((m) => q[m as "dense" | "sparse" | "colbert"] === undefined);
+  if (missing.length > 0) {
+    throw invalid(`The query encoding lacks ${missing.join(", ")}, needed by modes ${[...need].join(", ")}. Encode the query with those outputs.`);
+  }
+  return {
+    tokenCount: q.tokenCount,
+    dense: need.has("dense") ? checkDense(q.dense, denseDim, "query.dense") : undefined,
+    sparse: need.has("sparse") ? checkSparse(q.sparse, "query.sparse") : undefined,
+    colbert: need.has("colbert") ? checkColbert(q.colbert, colbertDim, "query.colbert") : undefined,
+  };
+}
+
+/** Ids for a lookup or delete: an array of non-empty strings. */
+export function checkIds(ids: unknown, where: string): string[] {
+  if (!Array.isArray(ids)) throw invalid(`${where} must be an array of string ids; got ${describe(ids)}.`);
+  for (let i = 0; i < ids.length; i++) checkId(ids[i], `${where}[${i}]`);
+  return ids as string[];
+}
+
+/** Rejects with ABORTED when `signal` is aborted. */
+export function checkSignal(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) {
+    throw new M3Error(ErrorCodes.ABORTED, `${what} was aborted by the caller's AbortSignal; nothing was changed by the aborted step.`, { cause: signal.reason });
+  }
 }

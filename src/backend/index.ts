@@ -1,0 +1,6 @@
+/** The backend contract (below the embedded index and the Postgres backend; imported by retrieve/). */
+export type {
+  RetrievalBackend, BackendEntry, StoredDocument, DeleteResult, UpsertResult, CallOptions, CandidateRequest,
+  CandidatePool, CandidateStats, ScoredCandidates, BackendInfo, BackendCapabilities, SearchMode, CandidateSource,
+} from "./types.js";
+export { parseFilter, matchesFilter, hasPredicate, type Filter, type FilterValue, type FilterOperators, type MetadataFilter } from "./filter.js";

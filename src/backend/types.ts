@@ -1,0 +1,151 @@
+/**
+ * The backend contract: what `retrieve/` needs from a place that stores M3 documents. The
+ * embedded index (`index/`: HNSW + inverted lists + ColBERT file) and the server backend
+ * (`postgres/`: pg + pgvector) both implement `RetrievalBackend`; neither imports the other,
+ * and nothing above this seam knows which one it talks to.
+ *
+ * A search is planned by `retrieve/`: encode the query → `candidates` (top-N per first stage,
+ * one call) → `scoreCandidates` (exact score of every candidate in every searched mode) →
+ * fuse → top-k. Scores point the same way everywhere: higher is better.
+ */
+import type { ModeScores } from "../math/scores.js";
+import type { M3Encoding, ModelFingerprint } from "../types.js";
+import type { Filter, MetadataFilter } from "./filter.js";
+
+/** A filter as a caller writes it, or as `parseFilter` returned it. */
+export type AnyFilter = Filter | MetadataFilter;
+
+/** A retrieval mode: each has an exact score per (query, document). */
+export type SearchMode = "dense" | "sparse" | "colbert";
+
+/** A first stage that can nominate candidates: dense (ANN or scan) and sparse (inverted lists). */
+export type CandidateSource = "dense" | "sparse";
+
+/** A stored document. `metadata` is a plain JSON object (see `checkMetadata`). */
+export interface StoredDocument {
+  id: string;
+  pageContent: string;
+  metadata: Record<string, unknown>;
+}
+
+/** A document with its encoding, as a backend takes it. */
+export interface BackendEntry {
+  id: string;
+  pageContent: string;
+  metadata?: Record<string, unknown>;
+  /** dense, sparse and colbert are required. */
+  encoding: M3Encoding;
+}
+
+/** Result of `delete`: unknown ids are ignored and listed, not an error. */
+export interface DeleteResult {
+  deleted: number;
+  notFound: string[];
+}
+
+export interface UpsertResult {
+  added: number;
+  replaced: number;
+}
+
+/** Options every long call takes. */
+export interface CallOptions {
+  /** Rejects with `ABORTED` when aborted; a write that is aborted stores nothing. @default none */
+  signal?: AbortSignal;
+}
+
+export interface CandidateRequest extends CallOptions {
+  /** How many top documents each first stage nominates (a source left out is not asked). */
+  depth: Partial<Record<CandidateSource, number>>;
+  /** Only documents matching this filter may be nominated. @default none */
+  filter?: AnyFilter;
+}
+
+/** What the first stages nominated, in one call. */
+export interface CandidatePool {
+  /** Distinct ids, the union of every source's top-N (or every matching document). */
+  ids: string[];
+  /** True when `ids` is every document matching the filter (a depth covered the population). */
+  exhaustive: boolean;
+  /** Documents that matched the filter, when the backend counted them. */
+  matching?: number;
+  /** Per-stage timings (ms) and counters, for logs and benchmarks. */
+  stats: CandidateStats;
+}
+
+export interface CandidateStats {
+  filterMs: number;
+  denseMs: number;
+  sparseMs: number;
+  sparsePostingsVisited?: number;
+  sparsePostingsTotal?: number;
+  /** Bytes received from a server for this call, when the backend is remote. */
+  wireBytes?: number;
+}
+
+/** Exact per-mode scores of candidates. Ids no longer stored are left out. */
+export interface ScoredCandidates {
+  docs: StoredDocument[];
+  scores: ModeScores[];
+  stats: { scoreMs: number; colbertMs: number; wireBytes?: number };
+}
+
+/** Backend facts for `info` / `m3 info`. */
+export interface BackendInfo {
+  /** "embedded" or "postgres". */
+  kind: string;
+  fingerprint: ModelFingerprint;
+  documents: number;
+  denseDim: number;
+  colbertDim: number;
+  /** Where the data lives, for humans ("in memory", a directory, "postgres://host/db table t"). */
+  location: string;
+  /** Bytes by part, where known (dense, sparse, colbert, docs). */
+  bytes: Record<string, number>;
+}
+
+export interface BackendCapabilities {
+  /** Filters may be JavaScript predicates (only a backend that holds documents in-process can run them). */
+  predicateFilters: boolean;
+  /** `save(dir)` writes a directory that `load` reopens (the embedded index). */
+  save: boolean;
+}
+
+/**
+ * A store of M3 documents that can nominate and score candidates. Every method validates what
+ * it is given and throws `M3Error`; writes are atomic per call (all entries or none).
+ */
+export interface RetrievalBackend {
+  readonly kind: string;
+  readonly capabilities: BackendCapabilities;
+  /** The model the stored encodings come from; queries must come from the same. */
+  readonly fingerprint: ModelFingerprint;
+  readonly denseDim: number;
+  readonly colbertDim: number;
+
+  /** Adds or replaces (by id) documents; within one call a repeated id keeps the last entry. */
+  upsert(entries: BackendEntry[], options?: CallOptions): Promise<UpsertResult>;
+  /** Removes by id; unknown ids are ignored and reported. */
+  delete(ids: string[], options?: CallOptions): Promise<DeleteResult>;
+  /** Removes every document matching `filter`; returns how many. */
+  deleteWhere(filter: AnyFilter, options?: CallOptions): Promise<number>;
+  /** Removes every document. */
+  clear(options?: CallOptions): Promise<void>;
+  /** Documents by id, in the order asked; `undefined` for an unknown id. `dense` adds the stored dense vectors. */
+  getDocuments(ids: string[], options?: CallOptions & { dense?: boolean }): Promise<(StoredDocument & { dense?: Float32Array } | undefined)[]>;
+  /** Number of documents (matching `filter`, when given). */
+  count(filter?: AnyFilter): Promise<number>;
+  /** Every document (id + metadata + text), in pages, for incremental indexing and exports. */
+  documents(options?: { filter?: AnyFilter; pageSize?: number }): AsyncIterable<StoredDocument>;
+
+  /** Candidate ids from the first stages, in one call (one round trip for a server). */
+  candidates(query: M3Encoding, request: CandidateRequest): Promise<CandidatePool>;
+  /** Exact scores of `ids` in each of `modes` (the query must carry those outputs). */
+  scoreCandidates(query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options?: CallOptions): Promise<ScoredCandidates>;
+
+  info(): Promise<BackendInfo>;
+  /** Writes the backend to `dir` (only where `capabilities.save`). */
+  save?(dir: string): Promise<void>;
+  /** Releases files, sessions and connections; the backend cannot be used afterwards. */
+  close(): Promise<void>;
+}
