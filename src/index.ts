@@ -22,6 +22,13 @@ export { M3Tokenizer, type SpecialIds } from "./tokenize/index.js";
 export { M3Encoder, MAX_TOKENS } from "./encode/index.js";
 export type { M3EncoderOptions, ModelVariant, EncoderInfo, LayoutKind } from "./encode/index.js";
 
+// The backend contract (the embedded index and the Postgres backend implement it) and the filter language
+export { parseFilter, matchesFilter } from "./backend/index.js";
+export type {
+  RetrievalBackend, BackendEntry, StoredDocument, UpsertResult, CallOptions, CandidateRequest, CandidatePool,
+  CandidateStats, ScoredCandidates, BackendInfo, BackendCapabilities, CandidateSource, Filter, FilterOperators,
+} from "./backend/index.js";
+
 // Index (dense HNSW + sparse inverted lists + ColBERT store) and persistence
 export { HybridIndex, DENSE_DEFAULTS, saveIndex, loadIndex } from "./index/index.js";
 export type {
@@ -35,7 +42,7 @@ export type { ColbertStore, ColbertStoreOptions, ColbertCodecName, ColbertKernel
 export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
 export type {
   SearchHit, SearchStats, SearchOptions, SearchMode, FusionMethod, MetadataFilter, FilterValue,
-  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions,
+  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions, AddOptions, ProgressEvent, StoreOptions,
 } from "./retrieve/index.js";
 
 // LangChain adapters

@@ -154,7 +154,7 @@ describe("M3HybridStore", () => {
     expect(await codeOf(store.search("x", { k: 0 }))).toBe("OUT_OF_RANGE");
     expect(await codeOf(store.addDocuments([{ pageContent: "x" }], { ids: ["a", "b"] }))).toBe("INVALID_ARGUMENT");
     expect(await store.delete(["cat2", "unknown"])).toEqual({ deleted: 1, notFound: ["unknown"] });
-    expect(store.size).toBe(5);
+    expect(await store.count()).toBe(5);
   });
 
   it("refuses an index built with another model", async () => {

@@ -40,10 +40,10 @@ describe("M3VectorStore", () => {
     expect((await vs.similaritySearch("pets", 4, { topic: "food" })).map((d) => d.id)).toEqual(["bread"]);
     // upsert by id, with options.ids
     await vs.addDocuments([new Document({ pageContent: "Qubits decohere quickly", metadata: { topic: "science" } })], { ids: ["qubits"] });
-    expect(vs.store.size).toBe(4);
-    expect(vs.store.get("qubits")!.pageContent).toBe("Qubits decohere quickly");
+    expect(await vs.store.count()).toBe(4);
+    expect((await vs.store.get("qubits"))!.pageContent).toBe("Qubits decohere quickly");
     await vs.delete({ ids: ["dogs", "never-added"] });
-    expect(vs.store.size).toBe(3);
+    expect(await vs.store.count()).toBe(3);
     expect(await codeOf(vs.delete({}))).toBe("INVALID_ARGUMENT");
     const retriever = vs.asRetriever({ k: 2 });
     const got = await retriever.invoke("warm mat cat");
@@ -63,7 +63,7 @@ describe("M3VectorStore", () => {
     expect(await codeOf(vs.addVectors([[1, 2, 3]], [d[0]!]))).toBe("INVALID_ARGUMENT");
     expect(await codeOf(vs.addVectors([vectors[0]!, vectors[1]!], [d[0]!]))).toBe("INVALID_ARGUMENT");
     expect(await codeOf(vs.similaritySearchVectorWithScore([0.5, 0.5], 2))).toBe("INVALID_ARGUMENT");
-    expect(vs.store.size).toBe(4);
+    expect(await vs.store.count()).toBe(4);
     await vs.store.close();
   });
 
@@ -86,17 +86,17 @@ describe("M3VectorStore", () => {
     const opts = { cleanup: "incremental", sourceIdKey: "source" } as const;
     const first = await index({ docsSource: docs(), recordManager: rm, vectorStore: vs, options: opts });
     expect(first).toMatchObject({ numAdded: 4, numDeleted: 0, numSkipped: 0 });
-    expect(vs.store.size).toBe(4);
+    expect(await vs.store.count()).toBe(4);
     const again = await index({ docsSource: docs(), recordManager: rm, vectorStore: vs, options: opts });
     expect(again).toMatchObject({ numAdded: 0, numSkipped: 4, numDeleted: 0 });
     const changed = docs().slice(0, 3);
     changed[2] = new Document({ pageContent: "Quantum error correction protects qubits", metadata: { topic: "science", source: "b.txt" } });
     const third = await index({ docsSource: changed, recordManager: rm, vectorStore: vs, options: opts });
     expect(third).toMatchObject({ numAdded: 1, numDeleted: 1, numSkipped: 2 });
-    expect(vs.store.size).toBe(4);
+    expect(await vs.store.count()).toBe(4);
     const full = await index({ docsSource: changed, recordManager: rm, vectorStore: vs, options: { cleanup: "full" } });
     expect(full).toMatchObject({ numDeleted: 1 });
-    expect(vs.store.size).toBe(3);
+    expect(await vs.store.count()).toBe(3);
     const hits = await vs.similaritySearch("quantum error correction", 1);
     expect(hits[0]!.pageContent).toContain("error correction");
     await vs.store.close();

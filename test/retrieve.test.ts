@@ -122,7 +122,7 @@ describe("bad search input gives typed errors", () => {
     expect(await code(search(index, q, { weights: { dense: -1 } }))).toBe("OUT_OF_RANGE");
     expect(await code(search(index, q, { modes: ["sparse"], weights: { sparse: 0 } }))).toBe("OUT_OF_RANGE");
     expect(await code(search(index, q, { fusion: "max" as "rrf" }))).toBe("INVALID_ARGUMENT");
-    for (const filter of ["cluster = 3", [1, 2], 42, { cluster: { $gt: 3 } }, new Map()]) {
+    for (const filter of ["cluster = 3", [1, 2], 42, { cluster: { $regex: "3" } }, { $or: [] }, { cluster: { $in: "3" } }, new Map()]) {
       expect(await code(search(index, q, { filter: filter as never }))).toBe("INVALID_ARGUMENT");
     }
     expect(await code(search(index, { ...q, dense: new Float32Array(5) }))).toBe("INVALID_ARGUMENT");

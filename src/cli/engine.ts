@@ -5,7 +5,7 @@
 import { M3Encoder } from "../encode/encoder.js";
 import type { ModelVariant } from "../encode/options.js";
 import { defaultColbertFactory } from "../index/default-colbert.js";
-import type { IndexStats } from "../index/hybrid-index.js";
+import { HybridIndex, type IndexStats } from "../index/hybrid-index.js";
 import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
 import { M3HybridStore } from "../retrieve/hybrid-store.js";
@@ -73,16 +73,18 @@ export interface WritableIndex {
 
 /** Loads the index in `dir` (checking it was built with `model`), or creates an empty one when `dir` holds none. */
 export async function openIndexForWrite(dir: string, model: CliModel): Promise<WritableIndex> {
-  const store = existsSync(path.join(dir, "manifest.json"))
-    ? await M3HybridStore.load(dir, model.encoder)
-    : await M3HybridStore.create(model.encoder);
+  const fingerprint = await model.encoder.fingerprint();
+  const index = existsSync(path.join(dir, "manifest.json"))
+    ? await loadIndex(dir, { fingerprint, colbertFactory: defaultColbertFactory })
+    : await HybridIndex.create(fingerprint, { colbertFactory: defaultColbertFactory });
+  const store = await M3HybridStore.fromIndex(model.encoder, index);
   return {
     get size() {
-      return store.size;
+      return index.size;
     },
     *documents() {
-      for (const id of store.index.ids()) {
-        const d = store.get(id);
+      for (const id of index.ids()) {
+        const d = index.get(id);
         if (d) yield { id, metadata: d.metadata };
       }
     },

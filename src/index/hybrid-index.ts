@@ -3,6 +3,12 @@
  * dense (HNSW), sparse (inverted lists) and ColBERT (a `ColbertStore`). It takes encodings,
  * not text; `M3HybridStore` (src/retrieve) ties it to an encoder.
  */
+import { matchesFilter, parseFilter } from "../backend/filter.js";
+import type {
+  AnyFilter, BackendCapabilities, BackendEntry, BackendInfo, CallOptions, CandidatePool, CandidateRequest, DeleteResult,
+  RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument, UpsertResult,
+} from "../backend/types.js";
+import { checkIds, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
 import { checkInt } from "../util/validate.js";
@@ -12,22 +18,13 @@ import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
 import { resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
-import { checkDocEncoding, checkId, checkMetadata } from "./validate-entry.js";
+import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
+import { embeddedCandidates, embeddedScores, matchingSlots } from "./embedded-search.js";
+import { saveIndex } from "./persist.js";
 
-/** A document with its encoding, as the index takes it. */
-export interface IndexEntry {
-  id: string;
-  pageContent: string;
-  metadata?: Record<string, unknown>;
-  /** dense, sparse and colbert are required. */
-  encoding: M3Encoding;
-}
-
-/** Result of `delete`: unknown ids are ignored and listed, not an error. */
-export interface DeleteResult {
-  deleted: number;
-  notFound: string[];
-}
+/** A document with its encoding, as the index takes it (the backend contract's entry). */
+export type IndexEntry = BackendEntry;
+export type { DeleteResult };
 
 export interface IndexStats {
   documents: number;
@@ -52,9 +49,13 @@ export interface IndexParts {
   sparse: SparseIndex;
   colbert: ColbertStore;
   generation: number;
+  /** Directory the index was loaded from. @default undefined (in memory) */
+  location?: string;
 }
 
-export class HybridIndex {
+export class HybridIndex implements RetrievalBackend {
+  readonly kind = "embedded";
+  readonly capabilities: BackendCapabilities = Object.freeze({ predicateFilters: true, save: true });
   readonly fingerprint: ModelFingerprint;
   readonly denseDim: number;
   readonly colbertDim: number;
@@ -80,6 +81,7 @@ export class HybridIndex {
     this.sparse = parts.sparse;
     this.colbert = parts.colbert;
     this.generation = parts.generation;
+    this.location = parts.location;
   }
 
   /** An empty index for encodings of the model `fingerprint`. */
@@ -128,9 +130,10 @@ export class HybridIndex {
    * Adds documents; an existing id is replaced (upsert). Within one call a repeated id keeps
    * the last entry. Everything is validated before anything is stored.
    */
-  upsert(entries: IndexEntry[]): Promise<{ added: number; replaced: number }> {
+  upsert(entries: IndexEntry[], options: CallOptions = {}): Promise<UpsertResult> {
     return this.serial(async () => {
       this.checkOpen();
+      checkSignal(options.signal, "upsert");
       if (!Array.isArray(entries)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `upsert expects an array of entries; got ${typeof entries}.`);
       const last = new Map<string, number>();
       const checked = entries.map((e, i) => {
@@ -164,26 +167,109 @@ export class HybridIndex {
   }
 
   /** Removes documents by id from all three parts. Unknown ids are ignored and reported. */
-  delete(ids: string[]): Promise<DeleteResult> {
+  delete(ids: string[], options: CallOptions = {}): Promise<DeleteResult> {
     return this.serial(async () => {
       this.checkOpen();
-      if (!Array.isArray(ids)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete expects an array of ids; got ${typeof ids}.`);
-      ids.forEach((id, i) => checkId(id, `ids[${i}]`));
-      let deleted = 0;
-      const notFound: string[] = [];
-      for (const id of ids) {
-        const slot = this.docs.remove(id);
-        if (slot === undefined) {
-          notFound.push(id);
-          continue;
-        }
-        this.dense.remove(slot);
-        this.sparse.remove(slot);
-        this.colbert.remove(slot);
-        deleted++;
-      }
-      return { deleted, notFound };
+      checkSignal(options.signal, "delete");
+      checkIds(ids, "ids");
+      return this.deleteNow(ids);
     });
+  }
+
+  /** Removes every document matching `filter`; returns how many were removed. */
+  async deleteWhere(filter: AnyFilter, options: CallOptions = {}): Promise<number> {
+    const f = requireFilter(filter);
+    return this.serial(async () => {
+      this.checkOpen();
+      checkSignal(options.signal, "deleteWhere");
+      const ids = (matchingSlots(this, f) ?? []).map((slot) => this.docs.at(slot)!.id);
+      return this.deleteNow(ids).deleted;
+    });
+  }
+
+  /** Removes every document. */
+  clear(options: CallOptions = {}): Promise<void> {
+    return this.serial(async () => {
+      this.checkOpen();
+      checkSignal(options.signal, "clear");
+      this.deleteNow(this.docs.ids());
+    });
+  }
+
+  async getDocuments(ids: string[], options: CallOptions & { dense?: boolean } = {}): Promise<((StoredDocument & { dense?: Float32Array }) | undefined)[]> {
+    this.checkOpen();
+    checkSignal(options.signal, "getDocuments");
+    checkIds(ids, "ids");
+    return ids.map((id) => {
+      const slot = this.docs.slotOf(id);
+      if (slot === undefined) return undefined;
+      const d = this.docs.at(slot)!;
+      const doc: StoredDocument & { dense?: Float32Array } = { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } };
+      if (options.dense === true) doc.dense = Float32Array.from(this.dense.vector(slot));
+      return doc;
+    });
+  }
+
+  async count(filter?: AnyFilter): Promise<number> {
+    this.checkOpen();
+    const f = parseFilter(filter);
+    return f === undefined ? this.docs.size : matchingSlots(this, f)!.length;
+  }
+
+  async *documents(options: { filter?: AnyFilter; pageSize?: number } = {}): AsyncIterable<StoredDocument> {
+    this.checkOpen();
+    const f = parseFilter(options.filter);
+    for (const id of this.docs.ids()) {
+      const d = this.get(id);
+      if (d !== undefined && (f === undefined || matchesFilter(f, d))) yield d;
+    }
+  }
+
+  async candidates(query: M3Encoding, request: CandidateRequest): Promise<CandidatePool> {
+    return embeddedCandidates(this, query, request);
+  }
+
+  scoreCandidates(query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options: CallOptions = {}): Promise<ScoredCandidates> {
+    return embeddedScores(this, query, ids, modes, options.signal);
+  }
+
+  async info(): Promise<BackendInfo> {
+    const s = this.stats();
+    return {
+      kind: this.kind,
+      fingerprint: { ...this.fingerprint },
+      documents: s.documents,
+      denseDim: this.denseDim,
+      colbertDim: this.colbertDim,
+      location: this.location ?? "in memory",
+      bytes: { dense: s.dense.vectorBytes + s.dense.graphBytes, sparse: s.sparse.postingsBytes + s.sparse.forwardBytes, colbert: s.colbert.liveBytes, docs: s.docBytes },
+    };
+  }
+
+  /** Saves into `dir` atomically (see `saveIndex`). */
+  save(dir: string): Promise<void> {
+    return saveIndex(this, dir);
+  }
+
+  /** Where the index was last saved or loaded from (undefined: only in memory). */
+  location: string | undefined;
+
+  /** @internal Removes ids (unknown ones reported); call inside `serial`. */
+  private deleteNow(ids: string[]): DeleteResult {
+    let deleted = 0;
+    const notFound: string[] = [];
+    for (const id of ids) {
+      const slot = this.docs.remove(id);
+      if (slot === undefined) {
+        notFound.push(id);
+        continue;
+      }
+      this.dense.remove(slot);
+      this.sparse.remove(slot);
+      this.colbert.remove(slot);
+      deleted++;
+    }
+    return { deleted, notFound };
   }
 
   /** @internal */ documentAt(slot: number): IndexedDocument | undefined {
@@ -258,4 +344,11 @@ export class HybridIndex {
   /** @internal */ checkOpen(): void {
     if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This index was closed; load it again to use it.");
   }
+}
+
+/** deleteWhere needs a filter: an empty one would delete everything (use `clear()` for that). */
+function requireFilter(filter: unknown) {
+  const f = parseFilter(filter);
+  if (f === undefined) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "deleteWhere needs a filter; to delete every document call clear().");
+  return f;
 }

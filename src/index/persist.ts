@@ -12,7 +12,7 @@
  * returns an index: nothing is half-loaded.
  */
 import * as fsp from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
 import type { ModelFingerprint } from "../types.js";
 import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
@@ -111,6 +111,7 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
     await fs.syncDir(dir);
     step = "removing files of older generations";
     await removeStale(dir, manifest, previous, fs);
+    index.location = resolve(dir);
   } catch (err) {
     if (isM3Error(err)) throw err;
     throw new M3Error(
@@ -176,6 +177,7 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
       sparse: sparseIndex,
       colbert,
       generation: m.generation,
+      location: resolve(dir),
     });
   } catch (err) {
     await colbert?.close().catch(() => undefined);

@@ -70,7 +70,7 @@ export class M3VectorStore extends SaveableVectorStore {
    * sparse and ColBERT outputs are computed from `pageContent`, as the index holds all three.
    */
   async addVectors(vectors: number[][], documents: DocumentInterface[], options?: { ids?: string[] }): Promise<string[]> {
-    const dim = this.store.index.denseDim;
+    const dim = this.store.backend.denseDim;
     if (!Array.isArray(vectors) || !Array.isArray(documents) || vectors.length !== documents.length) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addVectors needs one vector per document; got ${describe(vectors)} for ${describe(documents)}.`);
     }
@@ -101,11 +101,11 @@ export class M3VectorStore extends SaveableVectorStore {
 
   /** Dense-only search with a raw query vector; the score is the inner product (higher is better). */
   async similaritySearchVectorWithScore(query: number[], k: number, filter?: MetadataFilter): Promise<[Document, number][]> {
-    const dim = this.store.index.denseDim;
+    const dim = this.store.backend.denseDim;
     if (!Array.isArray(query) || query.length !== dim || query.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query vector must be ${dim} finite numbers; got ${describe(query)}.`);
     }
-    const hits = await search(this.store.index, { dense: Float32Array.from(query), tokenCount: 0 }, { ...this.searchOptions, k, filter, modes: ["dense"] });
+    const hits = await search(this.store.backend, { dense: Float32Array.from(query), tokenCount: 0 }, { ...this.searchOptions, k, filter, modes: ["dense"] });
     return hits.map((h) => [hitToDocument(h), h.score]);
   }
 

@@ -1,16 +1,25 @@
 /**
- * `M3HybridStore`: an encoder (anything `M3EncoderLike`) tied to a `HybridIndex`. Encodes
- * documents with all three outputs, encodes each query once, searches, saves and loads.
+ * `M3HybridStore`: an encoder (anything `M3EncoderLike`) tied to a `RetrievalBackend` — the
+ * embedded index (`create`, `load`) or any other backend (`fromBackend`, e.g. Postgres).
+ * Encodes documents with all three outputs, encodes each query once, searches through the
+ * backend-independent plan of `search.ts`.
+ *
+ * Writes (add, delete, deleteWhere, clear) take effect in the order they were called: encoding
+ * runs at once, concurrently with other calls, but each write is applied only after every
+ * write called before it has been applied (or has failed). So `delete(["a"])` called after
+ * `addDocuments([{ id: "a" }])` removes "a" even while the add is still encoding.
  */
 import { randomUUID } from "node:crypto";
+import { parseFilter, type MetadataFilter } from "../backend/filter.js";
+import type { BackendEntry, BackendInfo, CallOptions, DeleteResult, RetrievalBackend, StoredDocument, UpsertResult } from "../backend/types.js";
+import { checkId, checkIds, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { ColbertStoreFactory, ColbertStoreOptions } from "../index/colbert/types.js";
-import { defaultColbertFactory } from "../index/default-colbert.js";
-import type { IndexedDocument } from "../index/docs.js";
-import { HybridIndex, type DeleteResult, type IndexEntry, type IndexStats } from "../index/hybrid-index.js";
+import { HybridIndex } from "../index/hybrid-index.js";
 import { checkFingerprint } from "../index/manifest.js";
 import type { HybridIndexOptions } from "../index/options.js";
-import { loadIndex, saveIndex, type SaveOptions } from "../index/persist.js";
+import { loadIndex } from "../index/persist.js";
+import { defaultColbertFactory } from "../index/default-colbert.js";
+import type { ColbertStoreFactory, ColbertStoreOptions } from "../index/colbert/types.js";
 import type { M3Encoding, M3EncoderLike } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
 import { resolveSearch, type SearchOptions } from "./options.js";
@@ -23,18 +32,30 @@ export interface DocumentInput {
   id?: string;
 }
 
-export interface M3HybridStoreOptions extends HybridIndexOptions {
+/** Progress of a long call: `done` of `total` documents through `phase`. */
+export interface ProgressEvent {
+  phase: "encode" | "write";
+  done: number;
+  total: number;
+}
+
+export interface AddOptions extends CallOptions {
+  /** One id per document; else `doc.id`; else a random UUID. @default undefined */
+  ids?: string[];
+  /** Called after each encoded batch and once the documents are written. @default none */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface StoreOptions {
   /** Texts per `encode` call when adding documents. @default 32 */
   batchSize?: number;
   /** Search options used when a call does not give them. @default SEARCH_DEFAULTS */
   search?: SearchOptions;
 }
 
-export interface M3HybridStoreLoadOptions {
-  /** @default 32 */
-  batchSize?: number;
-  /** @default SEARCH_DEFAULTS */
-  search?: SearchOptions;
+export interface M3HybridStoreOptions extends HybridIndexOptions, StoreOptions {}
+
+export interface M3HybridStoreLoadOptions extends StoreOptions {
   /** @default the package's ColBERT store */
   colbertFactory?: ColbertStoreFactory;
   /** ColBERT options at open time (cacheBytes, kernel, kernelThreads; the codec and pooling come from the saved index). */
@@ -46,32 +67,49 @@ export interface M3HybridStoreLoadOptions {
 export class M3HybridStore {
   private readonly batchSize: number;
   private readonly searchDefaults: SearchOptions;
+  /** Settles after the last write called so far has been applied or has failed. */
+  private writeTail: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly encoder: M3EncoderLike,
-    readonly index: HybridIndex,
-    options: { batchSize?: number; search?: SearchOptions },
+    /** Where the documents live. */
+    readonly backend: RetrievalBackend,
+    options: StoreOptions,
   ) {
+    if (options !== undefined && (options === null || typeof options !== "object")) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `store options must be an object; got ${describe(options)}.`);
+    }
     this.batchSize = checkInt("batchSize", options.batchSize ?? 32, 1, 1_000_000);
     this.searchDefaults = { ...options.search };
     resolveSearch(this.searchDefaults);
   }
 
-  /** An empty store for `encoder`'s model. */
+  /** An empty embedded store (HNSW + inverted lists + ColBERT file) for `encoder`'s model. */
   static async create(encoder: M3EncoderLike, options: M3HybridStoreOptions = {}): Promise<M3HybridStore> {
+    checkEncoder(encoder);
     const fp = await encoder.fingerprint();
     const index = await HybridIndex.create(fp, { ...options, colbertFactory: options.colbertFactory ?? defaultColbertFactory });
     return new M3HybridStore(encoder, index, options);
   }
 
-  /** Wraps an existing index; the encoder must be the index's model (else INDEX_MODEL_MISMATCH). */
-  static async fromIndex(encoder: M3EncoderLike, index: HybridIndex, options: { batchSize?: number; search?: SearchOptions } = {}): Promise<M3HybridStore> {
-    checkFingerprint(index.fingerprint, await encoder.fingerprint(), "the given index");
-    return new M3HybridStore(encoder, index, options);
+  /** A store over any backend; the encoder must be the backend's model (else INDEX_MODEL_MISMATCH). */
+  static async fromBackend(encoder: M3EncoderLike, backend: RetrievalBackend, options: StoreOptions = {}): Promise<M3HybridStore> {
+    checkEncoder(encoder);
+    if (backend === null || typeof backend !== "object" || typeof backend.candidates !== "function" || typeof backend.scoreCandidates !== "function") {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromBackend needs a RetrievalBackend (a HybridIndex, or a Postgres backend from M3PostgresBackend.connect); got ${describe(backend)}.`);
+    }
+    checkFingerprint(backend.fingerprint, await encoder.fingerprint(), `the ${backend.kind} backend`);
+    return new M3HybridStore(encoder, backend, options);
   }
 
-  /** Loads a store saved with `save`; INDEX_CORRUPT / INDEX_MODEL_MISMATCH on a bad directory or another model. */
+  /** Wraps an existing embedded index (same as `fromBackend`). */
+  static fromIndex(encoder: M3EncoderLike, index: HybridIndex, options: StoreOptions = {}): Promise<M3HybridStore> {
+    return M3HybridStore.fromBackend(encoder, index, options);
+  }
+
+  /** Loads an embedded store saved with `save`; NOT_FOUND / INDEX_CORRUPT / INDEX_MODEL_MISMATCH on a missing or bad directory or another model. */
   static async load(dir: string, encoder: M3EncoderLike, options: M3HybridStoreLoadOptions = {}): Promise<M3HybridStore> {
+    checkEncoder(encoder);
     const index = await loadIndex(dir, {
       fingerprint: await encoder.fingerprint(),
       colbertFactory: options.colbertFactory ?? defaultColbertFactory,
@@ -81,65 +119,96 @@ export class M3HybridStore {
     return new M3HybridStore(encoder, index, options);
   }
 
-  get size(): number {
-    return this.index.size;
+  /** Number of documents (matching `filter`, when given). */
+  count(filter?: MetadataFilter): Promise<number> {
+    return this.backend.count(parseFilter(filter));
   }
 
   /**
    * Encodes and adds (or replaces, by id) documents. Ids: `options.ids[i]`, else `doc.id`, else a
-   * random UUID. Returns the ids in input order.
+   * random UUID. Returns the ids in input order. With `signal`, an abort before the write rejects
+   * with ABORTED and stores nothing.
    */
-  async addDocuments(docs: DocumentInput[], options: { ids?: string[] } = {}): Promise<string[]> {
-    if (!Array.isArray(docs)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments expects an array of documents; got ${describe(docs)}.`);
-    const ids = options.ids;
-    if (ids !== undefined && (!Array.isArray(ids) || ids.length !== docs.length)) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${docs.length}); got ${describe(ids)}.`);
-    }
-    docs.forEach((d, i) => {
-      if (d === null || typeof d !== "object" || typeof d.pageContent !== "string") {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `docs[${i}].pageContent must be a string; got ${describe(d?.pageContent)}.`);
-      }
-    });
-    const out = docs.map((d, i) => ids?.[i] ?? (typeof d.id === "string" && d.id.length > 0 ? d.id : randomUUID()));
-    const encodings: M3Encoding[] = [];
-    for (let i = 0; i < docs.length; i += this.batchSize) {
-      const texts = docs.slice(i, i + this.batchSize).map((d) => d.pageContent);
-      const enc = await this.encoder.encode(texts, { dense: true, sparse: true, colbert: true });
-      if (!Array.isArray(enc) || enc.length !== texts.length) {
-        throw new M3Error(ErrorCodes.INFERENCE_ERROR, `The encoder returned ${describe(enc)} for ${texts.length} texts; expected one encoding per text.`);
-      }
-      encodings.push(...enc);
-    }
-    await this.addEncoded(docs.map((d, i) => ({ id: out[i]!, pageContent: d.pageContent, metadata: d.metadata, encoding: encodings[i]! })));
-    return out;
+  async addDocuments(docs: DocumentInput[], options: AddOptions = {}): Promise<string[]> {
+    const checked = (() => {
+      if (options === null || typeof options !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments options must be an object; got ${describe(options)}.`);
+      return { ids: this.idsFor(docs, options.ids), docs };
+    })();
+    const total = docs.length;
+    return this.ordered(
+      async () => {
+        const encodings: M3Encoding[] = [];
+        for (let i = 0; i < docs.length; i += this.batchSize) {
+          checkSignal(options.signal, "addDocuments");
+          const texts = docs.slice(i, i + this.batchSize).map((d) => d.pageContent);
+          const enc = await this.encoder.encode(texts, { dense: true, sparse: true, colbert: true });
+          if (!Array.isArray(enc) || enc.length !== texts.length) {
+            throw new M3Error(ErrorCodes.INFERENCE_ERROR, `The encoder returned ${describe(enc)} for ${texts.length} texts; expected one encoding per text.`);
+          }
+          encodings.push(...enc);
+          options.onProgress?.({ phase: "encode", done: encodings.length, total });
+        }
+        return encodings;
+      },
+      async (encodings) => {
+        checkSignal(options.signal, "addDocuments");
+        await this.backend.upsert(
+          docs.map((d, i) => ({ id: checked.ids[i]!, pageContent: d.pageContent, metadata: d.metadata, encoding: encodings[i]! })),
+          { signal: options.signal },
+        );
+        options.onProgress?.({ phase: "write", done: total, total });
+        return checked.ids;
+      },
+    );
   }
 
   /** Adds documents whose encodings are already computed (all three outputs). */
-  async addEncoded(entries: IndexEntry[]): Promise<{ added: number; replaced: number }> {
-    return this.index.upsert(entries);
+  addEncoded(entries: BackendEntry[], options: CallOptions = {}): Promise<UpsertResult> {
+    return this.ordered(async () => entries, (e) => this.backend.upsert(e, options));
   }
 
-  /** Deletes by id from every part. Unknown ids are not an error: they are counted in `notFound`. */
-  delete(ids: string[]): Promise<DeleteResult> {
-    return this.index.delete(ids);
+  /** Deletes by id. Unknown ids are not an error: they are counted in `notFound`. */
+  async delete(ids: string[], options: CallOptions = {}): Promise<DeleteResult> {
+    checkIds(ids, "ids");
+    return this.ordered(async () => ids, (x) => this.backend.delete(x, options));
   }
 
-  get(id: string): IndexedDocument | undefined {
-    return this.index.get(id);
+  /** Deletes every document matching `filter` (an object filter; see SearchOptions.filter); returns how many. */
+  async deleteWhere(filter: MetadataFilter, options: CallOptions = {}): Promise<number> {
+    const f = parseFilter(filter);
+    if (f === undefined) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "deleteWhere needs a filter; to delete every document call clear().");
+    return this.ordered(async () => f, (x) => this.backend.deleteWhere(x, options));
+  }
+
+  /** Deletes every document. */
+  clear(options: CallOptions = {}): Promise<void> {
+    return this.ordered(async () => undefined, () => this.backend.clear(options));
+  }
+
+  /** A copy of the stored document, or undefined. */
+  async get(id: string): Promise<StoredDocument | undefined> {
+    checkId(id, "id");
+    return (await this.backend.getDocuments([id]))[0];
+  }
+
+  /** Every stored document, in pages (for exports and incremental indexing). */
+  documents(options?: { filter?: MetadataFilter; pageSize?: number }): AsyncIterable<StoredDocument> {
+    return this.backend.documents({ ...options, filter: parseFilter(options?.filter) });
   }
 
   /** Encodes `query` once (the outputs the modes need) and searches. */
-  async search(query: string, options?: SearchOptions): Promise<SearchHit[]> {
+  async search(query: string, options?: SearchOptions & CallOptions): Promise<SearchHit[]> {
     return (await this.searchWithStats(query, options)).hits;
   }
 
   /** `search` plus what it did, including the query encoding time. */
-  async searchWithStats(query: string, options?: SearchOptions): Promise<{ hits: SearchHit[]; stats: SearchStats & { encodeMs: number } }> {
+  async searchWithStats(query: string, options?: SearchOptions & CallOptions): Promise<{ hits: SearchHit[]; stats: SearchStats & { encodeMs: number } }> {
     if (typeof query !== "string" || query.trim().length === 0) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query must be a non-empty string; got ${describe(query)}.`);
     }
-    const merged: SearchOptions = { ...this.searchDefaults, ...options };
+    const merged: SearchOptions & CallOptions = { ...this.searchDefaults, ...options };
     const o = resolveSearch(merged);
+    checkSignal(options?.signal, "search");
     const colbertOnly = !o.modes.has("dense") && !o.modes.has("sparse");
     const t0 = performance.now();
     const [q] = await this.encoder.encode([query], {
@@ -149,20 +218,64 @@ export class M3HybridStore {
     });
     const encodeMs = performance.now() - t0;
     if (q === undefined) throw new M3Error(ErrorCodes.INFERENCE_ERROR, "The encoder returned no encoding for the query.");
-    const r = await searchWithStats(this.index, q, merged);
+    checkSignal(options?.signal, "search");
+    const r = await searchWithStats(this.backend, q, merged);
     return { hits: r.hits, stats: { ...r.stats, encodeMs } };
   }
 
-  /** Saves to `dir` atomically (see saveIndex). */
-  save(dir: string, options?: SaveOptions): Promise<void> {
-    return saveIndex(this.index, dir, options);
+  /** Saves an embedded store to `dir` atomically (see saveIndex); a server backend has nothing to save. */
+  async save(dir: string): Promise<void> {
+    if (!this.backend.capabilities.save || this.backend.save === undefined) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The ${this.backend.kind} backend stores every write on the server; there is nothing to save to a directory.`);
+    }
+    await this.writeTail;
+    await this.backend.save(dir);
   }
 
-  stats(): IndexStats {
-    return this.index.stats();
+  /** Backend facts: kind, model, documents, bytes by part. */
+  info(): Promise<BackendInfo> {
+    return this.backend.info();
   }
 
-  close(): Promise<void> {
-    return this.index.close();
+  /** Waits for the writes in flight, then releases the backend. */
+  async close(): Promise<void> {
+    await this.writeTail;
+    await this.backend.close();
+  }
+
+  /** Runs `prepare` now and `apply` once every earlier write has settled. */
+  private ordered<P, T>(prepare: () => Promise<P>, apply: (p: P) => Promise<T>): Promise<T> {
+    const prev = this.writeTail;
+    const prepared = prepare();
+    prepared.catch(() => undefined); // handled below; keeps an early failure from being "unhandled"
+    const run = prev.then(() => prepared).then(apply);
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private idsFor(docs: unknown, ids: unknown): string[] {
+    if (!Array.isArray(docs)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments expects an array of documents; got ${describe(docs)}.`);
+    if (ids !== undefined && (!Array.isArray(ids) || ids.length !== docs.length)) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${docs.length}); got ${describe(ids)}.`);
+    }
+    return docs.map((d: unknown, i) => {
+      const doc = d as DocumentInput | null;
+      if (doc === null || typeof doc !== "object" || typeof doc.pageContent !== "string") {
+        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `docs[${i}].pageContent must be a string; got ${describe(doc?.pageContent)}.`);
+      }
+      if (ids !== undefined) return checkId((ids as unknown[])[i], `options.ids[${i}]`);
+      if (doc.id === undefined || doc.id === null) return randomUUID();
+      return checkId(doc.id, `docs[${i}].id`);
+    });
+  }
+}
+
+function checkEncoder(encoder: unknown): void {
+  const e = encoder as Partial<M3EncoderLike> | null;
+  if (e === null || typeof e !== "object" || typeof e.encode !== "function" || typeof e.fingerprint !== "function") {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `The encoder must be an M3 encoder (M3Embeddings or M3Encoder, with encode() and fingerprint()); got ${describe(encoder)}. Other LangChain embeddings cannot give BGE-M3's sparse and ColBERT outputs.`,
+    );
   }
 }

@@ -1,5 +1,5 @@
 /** Retrieval: candidates (dense ∪ sparse), per-mode scoring, fusion; and the encoder-backed store. */
 export { search, searchWithStats, type SearchHit, type SearchStats } from "./search.js";
-export { SEARCH_DEFAULTS, compileFilter, type SearchOptions, type SearchMode, type FusionMethod, type MetadataFilter, type FilterValue } from "./options.js";
+export { SEARCH_DEFAULTS, type SearchOptions, type SearchMode, type FusionMethod, type MetadataFilter, type FilterValue, type FilterOperators } from "./options.js";
 export { weightedFusion, rrfFusion } from "./fusion.js";
-export { M3HybridStore, type DocumentInput, type M3HybridStoreOptions, type M3HybridStoreLoadOptions } from "./hybrid-store.js";
+export { M3HybridStore, type DocumentInput, type M3HybridStoreOptions, type M3HybridStoreLoadOptions, type AddOptions, type ProgressEvent, type StoreOptions } from "./hybrid-store.js";

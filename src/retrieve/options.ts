@@ -1,20 +1,13 @@
 /** Search options and their resolution (defaults merged with `??`, checked once). */
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { IndexedDocument } from "../index/docs.js";
+import { parseFilter, type Filter, type MetadataFilter } from "../backend/filter.js";
+import type { SearchMode } from "../backend/types.js";
 import { DEFAULT_WEIGHTS, type ModeWeights } from "../types.js";
 import { checkInt, checkNumber, describe } from "../util/validate.js";
 
-export type SearchMode = "dense" | "sparse" | "colbert";
+export type { SearchMode } from "../backend/types.js";
+export type { MetadataFilter, FilterValue, FilterOperators } from "../backend/filter.js";
 export type FusionMethod = "weighted" | "rrf";
-
-/** A primitive a metadata equality filter can compare with `===`. */
-export type FilterValue = string | number | boolean | null;
-
-/**
- * Restricts results: a predicate over the stored document, or a plain object whose every
- * key must equal (`===`) the document's metadata value.
- */
-export type MetadataFilter = ((doc: IndexedDocument) => boolean) | Record<string, FilterValue>;
 
 export interface SearchOptions {
   /** Results to return. @default 10 */
@@ -27,7 +20,11 @@ export interface SearchOptions {
   candidates?: number;
   /** Weights of the combined score (modes not searched are ignored). @default DEFAULT_WEIGHTS {dense 0.4, sparse 0.2, colbert 0.4} */
   weights?: Partial<ModeWeights>;
-  /** Metadata filter. @default none */
+  /**
+   * Metadata filter (see backend/filter.ts): `{ key: value }`, operators `$eq $ne $in $nin $gt $gte
+   * $lt $lte $exists`, `$and $or $not`; or a predicate `(doc) => boolean` (embedded index only).
+   * @default none
+   */
   filter?: MetadataFilter;
   /**
    * Modes to score, any non-empty subset. Candidates come from the dense and sparse modes
@@ -47,7 +44,7 @@ export interface ResolvedSearch {
   k: number;
   candidates: number;
   weights: ModeWeights;
-  filter: ((doc: IndexedDocument) => boolean) | undefined;
+  filter: Filter | undefined;
   modes: Set<SearchMode>;
   fusion: FusionMethod;
   rrfK: number;
@@ -80,31 +77,5 @@ export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fusion must be "weighted" or "rrf"; got ${describe(fusion)}.`);
   }
   const rrfK = checkNumber("rrfK", o?.rrfK ?? SEARCH_DEFAULTS.rrfK, 0, 1e9);
-  return { k, candidates, weights, filter: compileFilter(o?.filter), modes, fusion, rrfK };
-}
-
-/** Turns a filter into a predicate; anything but a function or a plain object of primitives is INVALID_ARGUMENT. */
-export function compileFilter(filter: unknown): ((doc: IndexedDocument) => boolean) | undefined {
-  if (filter === undefined || filter === null) return undefined;
-  if (typeof filter === "function") {
-    const f = filter as (doc: IndexedDocument) => unknown;
-    return (doc) => f(doc) === true;
-  }
-  const proto = typeof filter === "object" ? Object.getPrototypeOf(filter) : undefined;
-  if (typeof filter !== "object" || (proto !== Object.prototype && proto !== null)) {
-    throw new M3Error(
-      ErrorCodes.INVALID_ARGUMENT,
-      `filter must be a function (doc) => boolean or a plain object of metadata values; got ${describe(filter)}.`,
-    );
-  }
-  const entries = Object.entries(filter as Record<string, unknown>);
-  for (const [key, v] of entries) {
-    if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
-      throw new M3Error(
-        ErrorCodes.INVALID_ARGUMENT,
-        `filter.${key} must be a string, number, boolean or null (compared with ===); got ${describe(v)}. Use a predicate function for other conditions.`,
-      );
-    }
-  }
-  return (doc) => entries.every(([key, v]) => doc.metadata[key] === v);
+  return { k, candidates, weights, filter: parseFilter(o?.filter), modes, fusion, rrfK };
 }

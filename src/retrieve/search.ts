@@ -1,17 +1,17 @@
 /**
- * Retrieval over a `HybridIndex` with a query encoding: dense top-N ∪ sparse top-N,
- * every candidate scored in each searched mode (ColBERT through the store's blocked MaxSim),
- * then fused and cut to k.
+ * Retrieval over any `RetrievalBackend` with a query encoding: the backend nominates dense
+ * top-N ∪ sparse top-N in one call, scores every candidate exactly in each searched mode
+ * (ColBERT MaxSim included), and this module fuses and cuts to k. The plan is the same for
+ * every backend, so the same query gives the same results wherever the documents live.
  */
+import { hasPredicate } from "../backend/filter.js";
+import type { CallOptions, CandidateSource, RetrievalBackend, SearchMode, StoredDocument } from "../backend/types.js";
+import { checkQuery } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { IndexedDocument } from "../index/docs.js";
-import type { HybridIndex } from "../index/hybrid-index.js";
-import { checkColbert, checkDense, checkSparse } from "../index/validate-entry.js";
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding } from "../types.js";
-import { describe } from "../util/validate.js";
 import { rrfFusion, weightedFusion } from "./fusion.js";
-import { resolveSearch, type SearchMode, type SearchOptions } from "./options.js";
+import { resolveSearch, type SearchOptions } from "./options.js";
 
 /**
  * One result. `score` is the fused score (higher is better); `scores` has each searched mode's
@@ -21,7 +21,7 @@ export interface SearchHit {
   id: string;
   score: number;
   scores: ModeScores;
-  document: IndexedDocument;
+  document: StoredDocument;
 }
 
 /** What a search did, for benchmarks and logs. Times in milliseconds. */
@@ -32,109 +32,60 @@ export interface SearchStats {
   filteredDocuments?: number;
   sparsePostingsVisited: number;
   sparsePostingsTotal: number;
+  /** Bytes received from a server backend (candidates + scores), when it counts them. */
+  wireBytes?: number;
   timings: { filter: number; dense: number; sparse: number; score: number; colbert: number; fuse: number };
 }
 
-/** Below this fraction of matching documents a filtered dense search scans the matches instead of the graph. */
-const FILTER_SCAN_FRACTION = 0.1;
-
-export async function search(index: HybridIndex, query: M3Encoding, options?: SearchOptions): Promise<SearchHit[]> {
-  return (await searchWithStats(index, query, options)).hits;
+export async function search(backend: RetrievalBackend, query: M3Encoding, options?: SearchOptions & CallOptions): Promise<SearchHit[]> {
+  return (await searchWithStats(backend, query, options)).hits;
 }
 
-export async function searchWithStats(index: HybridIndex, query: M3Encoding, options?: SearchOptions): Promise<{ hits: SearchHit[]; stats: SearchStats }> {
+export async function searchWithStats(
+  backend: RetrievalBackend,
+  query: M3Encoding,
+  options?: SearchOptions & CallOptions,
+): Promise<{ hits: SearchHit[]; stats: SearchStats }> {
   const o = resolveSearch(options);
-  index.checkOpen();
+  if (o.filter !== undefined && hasPredicate(o.filter) && !backend.capabilities.predicateFilters) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `The ${backend.kind} backend cannot run a JavaScript predicate filter; write the filter as an object ({ key: value }, $in, $gt, $and, ...), which it translates.`,
+    );
+  }
   const sources = poolSources(o.modes);
-  const q = checkQuery(query, index, new Set<SearchMode>([...o.modes, ...sources]));
-  const stats: SearchStats = {
-    poolSize: 0,
-    strategy: "candidates",
-    sparsePostingsVisited: 0,
-    sparsePostingsTotal: 0,
-    timings: { filter: 0, dense: 0, sparse: 0, score: 0, colbert: 0, fuse: 0 },
-  };
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const d = now - t;
-    t = now;
-    return d;
-  };
-
-  // Which documents may be returned.
-  let accept: ((slot: number) => boolean) | undefined;
-  let allowed: number[] | undefined;
-  if (o.filter !== undefined) {
-    const pred = o.filter;
-    allowed = [];
-    const mask = new Uint8Array(index.docs.slotCount);
-    for (const slot of index.docs.slots()) {
-      if (pred(index.documentAt(slot)!)) {
-        mask[slot] = 1;
-        allowed.push(slot);
-      }
-    }
-    accept = (slot) => mask[slot] === 1;
-    stats.filteredDocuments = allowed.length;
-  }
-  stats.timings.filter = lap();
-
-  // Candidate pool.
+  const q = checkQuery(query, new Set<string>([...o.modes, ...sources]), backend.denseDim, backend.colbertDim);
   const n = Math.max(o.candidates, o.k);
-  const population = allowed?.length ?? index.size;
-  let pool: Uint32Array;
-  if (n >= population) {
-    pool = Uint32Array.from(allowed ?? index.liveSlots());
-    stats.strategy = "exhaustive";
-  } else {
-    const set = new Set<number>();
-    if (sources.has("dense")) {
-      const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.size;
-      const r = scan ? index.denseScan(q.dense!, n, accept) : index.denseTopK(q.dense!, n, accept);
-      for (const s of r.slots) set.add(s);
-      stats.timings.dense = lap();
-    }
-    if (sources.has("sparse")) {
-      const r = index.sparseTopK(q.sparse!, n, accept);
-      for (const s of r.slots) set.add(s);
-      stats.sparsePostingsVisited = r.postingsVisited;
-      stats.sparsePostingsTotal = r.postingsTotal;
-      stats.timings.sparse = lap();
-    }
-    pool = Uint32Array.from(set).sort();
-  }
-  stats.poolSize = pool.length;
-
-  // Documents are captured before any await, so a concurrent delete cannot pull one away mid-search.
-  const docs = Array.from(pool, (slot) => index.documentAt(slot)!);
-  // Score every candidate in every searched mode.
-  const scores: ModeScores[] = Array.from(pool, (slot) => {
-    const s: ModeScores = {};
-    if (o.modes.has("dense")) s.dense = index.denseScore(q.dense!, slot);
-    if (o.modes.has("sparse")) s.sparse = index.sparseScore(q.sparse!, slot);
-    return s;
-  });
-  stats.timings.score = lap();
-  if (o.modes.has("colbert") && pool.length > 0) {
-    const c = await index.colbertScores(q.colbert!, pool);
-    for (let i = 0; i < pool.length; i++) scores[i]!.colbert = Number.isNaN(c[i]!) ? 0 : c[i]!;
-    stats.timings.colbert = lap();
-  }
-
+  const depth: Partial<Record<CandidateSource, number>> = {};
+  for (const s of sources) depth[s] = n;
+  const signal = options?.signal;
+  const pool = await backend.candidates(q, { depth, filter: o.filter, signal });
+  const scored = await backend.scoreCandidates(q, pool.ids, o.modes, { signal });
+  const t = performance.now();
+  const { docs, scores } = scored;
   const fused = o.fusion === "rrf" ? rrfFusion(scores, o.modes, o.weights, o.rrfK) : weightedFusion(scores, o.weights);
-  const order = Array.from(pool, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(docs[a]!.id, docs[b]!.id));
+  const order = Array.from(docs, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(docs[a]!.id, docs[b]!.id));
   const hits = order.slice(0, o.k).map((i) => {
     const d = docs[i]!;
     return { id: d.id, score: fused[i]!, scores: scores[i]!, document: { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } } };
   });
-  stats.timings.fuse = lap();
+  const ps = pool.stats;
+  const wire = ps.wireBytes === undefined && scored.stats.wireBytes === undefined ? undefined : (ps.wireBytes ?? 0) + (scored.stats.wireBytes ?? 0);
+  const stats: SearchStats = {
+    poolSize: docs.length,
+    strategy: pool.exhaustive ? "exhaustive" : "candidates",
+    sparsePostingsVisited: ps.sparsePostingsVisited ?? 0,
+    sparsePostingsTotal: ps.sparsePostingsTotal ?? 0,
+    timings: { filter: ps.filterMs, dense: ps.denseMs, sparse: ps.sparseMs, score: scored.stats.scoreMs, colbert: scored.stats.colbertMs, fuse: performance.now() - t },
+  };
+  if (o.filter !== undefined && pool.matching !== undefined) stats.filteredDocuments = pool.matching;
+  if (wire !== undefined) stats.wireBytes = wire;
   return { hits, stats };
 }
 
-/** Which of dense / sparse supply candidates. */
-function poolSources(modes: Set<SearchMode>): Set<SearchMode> {
-  const s = new Set<SearchMode>();
+/** Which of dense / sparse supply candidates: the searched ones, or both when only ColBERT is searched. */
+function poolSources(modes: ReadonlySet<SearchMode>): Set<CandidateSource> {
+  const s = new Set<CandidateSource>();
   if (modes.has("dense")) s.add("dense");
   if (modes.has("sparse")) s.add("sparse");
   if (s.size === 0) {
@@ -142,20 +93,6 @@ function poolSources(modes: Set<SearchMode>): Set<SearchMode> {
     s.add("sparse");
   }
   return s;
-}
-
-function checkQuery(e: M3Encoding, index: HybridIndex, need: Set<SearchMode>): M3Encoding {
-  if (e === null || typeof e !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query must be an M3Encoding; got ${describe(e)}.`);
-  const missing = [...need].filter((m) => e[m] === undefined);
-  if (missing.length > 0) {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query encoding lacks ${missing.join(", ")}, needed by modes ${[...need].join(", ")}. Encode the query with those outputs.`);
-  }
-  return {
-    tokenCount: e.tokenCount,
-    dense: need.has("dense") ? checkDense(e.dense, index.denseDim, "query.dense") : undefined,
-    sparse: need.has("sparse") ? checkSparse(e.sparse, "query.sparse") : undefined,
-    colbert: need.has("colbert") ? checkColbert(e.colbert, index.colbertDim, "query.colbert") : undefined,
-  };
 }
 
 /** Code-unit order, the same on every platform (unlike localeCompare). */

@@ -1,0 +1,106 @@
+/**
+ * The embedded index's side of a search (see backend/types.ts): candidates from the HNSW graph
+ * (or a scan of the matching documents when a filter keeps few) ∪ the sparse inverted lists,
+ * then exact dense / sparse / ColBERT scores of the candidates.
+ */
+import { matchesFilter, parseFilter, type Filter } from "../backend/filter.js";
+import type { CandidatePool, CandidateRequest, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
+import { checkIds, checkQuery, checkSignal } from "../backend/validate.js";
+import type { ModeScores } from "../math/scores.js";
+import type { M3Encoding } from "../types.js";
+import type { HybridIndex } from "./hybrid-index.js";
+
+/** Below this fraction of matching documents a filtered dense search scans the matches instead of the graph. */
+const FILTER_SCAN_FRACTION = 0.1;
+
+/** Slots whose document matches `filter` (ascending), or undefined for no filter. */
+export function matchingSlots(index: HybridIndex, filter: Filter | undefined): number[] | undefined {
+  if (filter === undefined) return undefined;
+  const out: number[] = [];
+  for (const slot of index.docs.slots()) if (matchesFilter(filter, index.docs.at(slot)!)) out.push(slot);
+  return out;
+}
+
+export function embeddedCandidates(index: HybridIndex, query: M3Encoding, request: CandidateRequest): CandidatePool {
+  index.checkOpen();
+  checkSignal(request.signal, "The candidate search");
+  const sources = new Set(Object.keys(request.depth).filter((s) => (request.depth as Record<string, number>)[s]! > 0)) as Set<"dense" | "sparse">;
+  const q = checkQuery(query, sources, index.denseDim, index.colbertDim);
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const d = now - t;
+    t = now;
+    return d;
+  };
+  const allowed = matchingSlots(index, parseFilter(request.filter));
+  let accept: ((slot: number) => boolean) | undefined;
+  if (allowed !== undefined) {
+    const mask = new Uint8Array(index.docs.slotCount);
+    for (const s of allowed) mask[s] = 1;
+    accept = (slot) => mask[slot] === 1;
+  }
+  const stats: CandidatePool["stats"] = { filterMs: lap(), denseMs: 0, sparseMs: 0 };
+  const population = allowed?.length ?? index.size;
+  const deepest = Math.max(0, ...Object.values(request.depth).map((n) => n ?? 0));
+  const slotIds = (slots: Iterable<number>) => Array.from(slots, (s) => index.docs.at(s)!.id);
+  if (deepest >= population) {
+    return { ids: slotIds(allowed ?? index.docs.slots()), exhaustive: true, matching: population, stats };
+  }
+  const set = new Set<number>();
+  const nDense = request.depth.dense ?? 0;
+  if (nDense > 0) {
+    const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.size;
+    const r = scan ? index.dense.scan(q.dense!, nDense, accept) : index.dense.search(q.dense!, nDense, accept);
+    for (const s of r.slots) set.add(s);
+    stats.denseMs = lap();
+  }
+  const nSparse = request.depth.sparse ?? 0;
+  if (nSparse > 0) {
+    const r = index.sparse.search(q.sparse!, nSparse, accept);
+    for (const s of r.slots) set.add(s);
+    stats.sparsePostingsVisited = r.postingsVisited;
+    stats.sparsePostingsTotal = r.postingsTotal;
+    stats.sparseMs = lap();
+  }
+  return { ids: slotIds(Uint32Array.from(set).sort()), exhaustive: false, matching: allowed?.length, stats };
+}
+
+export async function embeddedScores(
+  index: HybridIndex,
+  query: M3Encoding,
+  ids: string[],
+  modes: ReadonlySet<SearchMode>,
+  signal?: AbortSignal,
+): Promise<ScoredCandidates> {
+  index.checkOpen();
+  checkSignal(signal, "The candidate scoring");
+  checkIds(ids, "ids");
+  const q = checkQuery(query, modes, index.denseDim, index.colbertDim);
+  const t0 = performance.now();
+  // Documents are captured before any await, so a concurrent delete cannot pull one away mid-search.
+  const slots: number[] = [];
+  const docs: StoredDocument[] = [];
+  const seen = new Set<number>();
+  for (const id of ids) {
+    const slot = index.docs.slotOf(id);
+    if (slot === undefined || seen.has(slot)) continue;
+    seen.add(slot);
+    slots.push(slot);
+    const d = index.docs.at(slot)!;
+    docs.push({ id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } });
+  }
+  const scores: ModeScores[] = slots.map((slot) => {
+    const s: ModeScores = {};
+    if (modes.has("dense")) s.dense = index.dense.score(q.dense!, slot);
+    if (modes.has("sparse")) s.sparse = index.sparse.score(q.sparse!, slot);
+    return s;
+  });
+  const t1 = performance.now();
+  if (modes.has("colbert") && slots.length > 0) {
+    const c = await index.colbert.score(q.colbert!, Uint32Array.from(slots));
+    for (let i = 0; i < slots.length; i++) scores[i]!.colbert = Number.isNaN(c[i]!) ? 0 : c[i]!;
+  }
+  const t2 = performance.now();
+  return { docs, scores, stats: { scoreMs: t1 - t0, colbertMs: t2 - t1 } };
+}
