@@ -172,6 +172,8 @@ describe("M3VectorStore: constructors, opening and closing", () => {
     expect(await codeOf(() => new M3VectorStore(enc, { fetchK: 0 }))).toBe("OUT_OF_RANGE");
     expect(await codeOf(() => new M3VectorStore(enc, { mmrSimilarity: "fused" as never }))).toBe("INVALID_ARGUMENT");
     expect(await codeOf(M3VectorStore.fromTexts("a" as never, [], enc))).toBe("INVALID_ARGUMENT");
+    expect(await codeOf(M3VectorStore.fromDocuments([{ pageContent: 1 } as never], enc))).toBe("INVALID_ARGUMENT");
+    expect(await codeOf(M3VectorStore.load(root, enc, { lambda: 5 }))).toBe("OUT_OF_RANGE");
     // a bad index option surfaces on first use, typed, and the store can be fixed by a new one
     const lazyBad = keep(new M3VectorStore(enc, { dense: { M: 0 } }));
     expect(await codeOf(lazyBad.addDocuments(docs()))).toBe("OUT_OF_RANGE");

@@ -149,13 +149,21 @@ export class M3VectorStore extends SaveableVectorStore {
   /** Loads a saved store; INDEX_CORRUPT on a missing or damaged directory, INDEX_MODEL_MISMATCH for another model. */
   static override async load(directory: string, embeddings: M3EncoderEmbeddings, options: M3HybridStoreLoadOptions & M3MmrDefaults = {}): Promise<M3VectorStore> {
     checkEmbeddings(embeddings);
+    const fields = { search: options?.search, fetchK: options?.fetchK, lambda: options?.lambda, mmrSimilarity: options?.mmrSimilarity };
+    resolveSearch({ ...fields.search });
+    resolveMmr(fields); // fail before opening anything
     const store = await M3HybridStore.load(directory, embeddings, options);
-    return new M3VectorStore(embeddings, { search: options.search, fetchK: options.fetchK, lambda: options.lambda, mmrSimilarity: options.mmrSimilarity, store });
+    return new M3VectorStore(embeddings, { ...fields, store });
   }
 
   static override async fromDocuments(docs: DocumentInterface[], embeddings: M3EncoderEmbeddings, options: M3VectorStoreArgs = {}): Promise<M3VectorStore> {
     const vs = new M3VectorStore(embeddings, options);
-    await vs.addDocuments(docs);
+    try {
+      await vs.addDocuments(docs);
+    } catch (err) {
+      await vs.close().catch(() => undefined); // release what was opened; the caller gets no store
+      throw err;
+    }
     return vs;
   }
 
