@@ -41,7 +41,21 @@ export function configSignal(config: RunnableConfig | undefined): AbortSignal | 
     throw new M3Error(ErrorCodes.OUT_OF_RANGE, `RunnableConfig.timeout must be a positive number of milliseconds; got ${describe(timeout)}.`);
   }
   const t = AbortSignal.timeout(timeout);
-  return signal === undefined ? t : AbortSignal.any([signal, t]);
+  return signal === undefined ? t : anySignal([signal, t]);
+}
+
+/** Aborts when any of `signals` aborts (AbortSignal.any, which Node < 20.3 lacks, or the same by hand). */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
 }
 
 /**

@@ -13,72 +13,25 @@
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { DocumentInterface } from "@langchain/core/documents";
 import { Document } from "@langchain/core/documents";
-import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { SaveableVectorStore, type MaxMarginalRelevanceSearchOptions, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
+import { SaveableVectorStore, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
 import type { RetrievalBackend } from "../backend/types.js";
 import { checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import {
-  M3HybridStore, type M3HybridStoreLoadOptions, type M3HybridStoreOptions, type ProgressEvent, type StoreOptions,
-} from "../retrieve/hybrid-store.js";
+import { M3HybridStore, type M3HybridStoreLoadOptions, type StoreOptions } from "../retrieve/hybrid-store.js";
 import { resolveSearch, type MetadataFilter, type SearchOptions } from "../retrieve/options.js";
 import { search } from "../retrieve/search.js";
-import type { M3EncoderLike } from "../types.js";
 import { describe } from "../util/validate.js";
 import { copyMetadata, hitToDocument } from "./documents.js";
 import { encodeWithOptions } from "./encode-calls.js";
-import { mmrSearch, resolveMmr, type MmrSimilarity, type ResolvedMmr } from "./mmr.js";
-import { checkSignalOption, inheritedSignal } from "./signal.js";
+import { mmrSearch, resolveMmr, type ResolvedMmr } from "./mmr.js";
+import { inheritedSignal } from "./signal.js";
 import { M3VectorStoreRetriever } from "./vectorstore-retriever.js";
+import {
+  checkAddOptions, checkEmbeddings, denseVector, parseDeleteParams,
+  type M3AddOptions, type M3DeleteParams, type M3EncoderEmbeddings, type M3MmrDefaults, type M3MmrSearchOptions, type M3VectorStoreArgs,
+} from "./vectorstore-options.js";
 
-/** An encoder usable by LangChain: `M3Embeddings` is one. */
-export type M3EncoderEmbeddings = M3EncoderLike & EmbeddingsInterface;
-
-/** MMR defaults of a vector store (a call's options win). */
-export interface M3MmrDefaults {
-  /** Candidates taken from the hybrid search (at least k). @default 20 */
-  fetchK?: number;
-  /** 1 = relevance only, 0 = diversity only. @default 0.5 */
-  lambda?: number;
-  /** "dense" (LangChain's MMR) or "colbert" (MaxSim; see mmr.ts). @default "dense" */
-  mmrSimilarity?: MmrSimilarity;
-}
-
-/**
- * What `new M3VectorStore(embeddings, fields)` takes. With neither `store` nor `backend`, an
- * empty embedded index is created on first use with the index options given here.
- */
-export interface M3VectorStoreArgs extends M3HybridStoreOptions, M3MmrDefaults {
-  /** An open store to use (its encoder must be `embeddings`' model). @default none */
-  store?: M3HybridStore;
-  /** Any retrieval backend (embedded `HybridIndex`, Postgres, ...), opened on first use. @default none */
-  backend?: RetrievalBackend;
-}
-
-/** Options of `addDocuments` / `addVectors`. */
-export interface M3AddOptions {
-  /** One id per document; else `doc.id`; else a random UUID. @default undefined */
-  ids?: string[];
-  /** Rejects with ABORTED before the write; an aborted call stores nothing. @default none */
-  signal?: AbortSignal;
-  /** Called after each encoded batch ("encode") and once written ("write"). @default none */
-  onProgress?: (event: ProgressEvent) => void;
-}
-
-/**
- * What `delete` takes — exactly one of:
- * - `{ ids }`: those documents (unknown ids are ignored);
- * - `{ filter }`: every document matching the metadata filter (`{}` is refused, not "all");
- * - `{ deleteAll: true }`: every document.
- * `signal` may accompany any of them.
- */
-export type M3DeleteParams = ({ ids: string[] } | { filter: MetadataFilter } | { deleteAll: true }) & { signal?: AbortSignal };
-
-/** `maxMarginalRelevanceSearch` options: LangChain's plus the M3 similarity and a signal. */
-export type M3MmrSearchOptions = MaxMarginalRelevanceSearchOptions<MetadataFilter> & {
-  mmrSimilarity?: MmrSimilarity;
-  signal?: AbortSignal;
-};
+export type { M3AddOptions, M3DeleteParams, M3EncoderEmbeddings, M3MmrDefaults, M3MmrSearchOptions, M3VectorStoreArgs } from "./vectorstore-options.js";
 
 export class M3VectorStore extends SaveableVectorStore {
   declare FilterType: MetadataFilter;
@@ -232,12 +185,7 @@ export class M3VectorStore extends SaveableVectorStore {
       if (!Array.isArray(vectors) || !Array.isArray(documents) || vectors.length !== documents.length) {
         throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addVectors needs one vector per document; got ${describe(vectors)} for ${describe(documents)}.`);
       }
-      const dense = vectors.map((v, i) => {
-        if (!Array.isArray(v) || v.length !== dim || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-          throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `vectors[${i}] must be ${dim} finite numbers (the index's dense dimension); got ${describe(v)}. Embed with the index's model.`);
-        }
-        return Float32Array.from(v);
-      });
+      const dense = vectors.map((v, i) => denseVector(v, dim, `vectors[${i}]`));
       if (o.ids !== undefined && (!Array.isArray(o.ids) || o.ids.length !== documents.length)) {
         throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${documents.length}); got ${describe(o.ids)}.`);
       }
@@ -261,37 +209,19 @@ export class M3VectorStore extends SaveableVectorStore {
 
   /** Deletes `{ ids }` (unknown ids ignored), `{ filter }` or `{ deleteAll: true }`; anything else is INVALID_ARGUMENT. */
   override async delete(params?: M3DeleteParams): Promise<void> {
-    const forms = "{ ids: string[] }, { filter: {...} } or { deleteAll: true }";
-    if (params === null || typeof params !== "object" || Array.isArray(params)) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete expects ${forms}; got ${describe(params)}.`);
-    }
-    const p = params as Record<string, unknown>;
-    const keys = Object.keys(p).filter((k) => k !== "signal" && p[k] !== undefined);
-    if (keys.length !== 1 || !["ids", "filter", "deleteAll"].includes(keys[0]!)) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete expects exactly one of ${forms}; got keys ${JSON.stringify(keys)}.`);
-    }
-    const signal = checkSignalOption(p["signal"], "delete");
+    const d = parseDeleteParams(params);
     return this.run(async (store) => {
-      if (keys[0] === "ids") {
-        if (!Array.isArray(p["ids"])) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete({ ids }) needs an array of ids; got ${describe(p["ids"])}.`);
-        await store.delete(p["ids"] as string[], { signal });
-      } else if (keys[0] === "filter") {
-        await store.deleteWhere(p["filter"] as MetadataFilter, { signal });
-      } else {
-        if (p["deleteAll"] !== true) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete({ deleteAll }) needs deleteAll: true; got ${describe(p["deleteAll"])}.`);
-        await store.clear({ signal });
-      }
+      if (d.kind === "ids") await store.delete(d.ids, { signal: d.signal });
+      else if (d.kind === "filter") await store.deleteWhere(d.filter, { signal: d.signal });
+      else await store.clear({ signal: d.signal });
     });
   }
 
   /** Dense-only search with a raw query vector; the score is the inner product (higher is better). */
   async similaritySearchVectorWithScore(query: number[], k: number, filter?: MetadataFilter): Promise<[Document, number][]> {
     return this.run(async (store) => {
-      const dim = store.backend.denseDim;
-      if (!Array.isArray(query) || query.length !== dim || query.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query vector must be ${dim} finite numbers; got ${describe(query)}.`);
-      }
-      const hits = await search(store.backend, { dense: Float32Array.from(query), tokenCount: 0 }, {
+      const dense = denseVector(query, store.backend.denseDim, "The query vector");
+      const hits = await search(store.backend, { dense, tokenCount: 0 }, {
         ...this.searchOptions, k, filter, modes: ["dense"], fusion: "weighted", weights: { dense: 1 }, signal: inheritedSignal(),
       });
       return hits.map((h) => [hitToDocument(h), h.score]);
@@ -391,29 +321,4 @@ async function openStore(embeddings: M3EncoderEmbeddings, args: M3VectorStoreArg
   if (store !== undefined) return store;
   if (backend !== undefined) return M3HybridStore.fromBackend(embeddings, backend, options);
   return M3HybridStore.create(embeddings, options);
-}
-
-function checkEmbeddings(embeddings: unknown): void {
-  const e = embeddings as Partial<M3EncoderLike> | null;
-  if (e === null || typeof e !== "object" || typeof e.encode !== "function" || typeof e.fingerprint !== "function") {
-    const name = e !== null && typeof e === "object" ? e.constructor?.name : undefined;
-    throw new M3Error(
-      ErrorCodes.INVALID_ARGUMENT,
-      `M3VectorStore needs BGE-M3 embeddings (M3Embeddings, or an M3Encoder-like object with encode() and fingerprint()); got ${name ? `a ${name}` : describe(embeddings)}. ` +
-        "Other embeddings give only dense vectors, while this store also indexes BGE-M3's sparse and ColBERT outputs: use them with another store (e.g. MemoryVectorStore), or embed with M3Embeddings.",
-    );
-  }
-}
-
-function checkAddOptions(options: unknown): M3AddOptions {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== "object") {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments options must be an object such as { ids, signal, onProgress }; got ${describe(options)}.`);
-  }
-  const o = options as M3AddOptions;
-  checkSignalOption(o.signal, "addDocuments");
-  if (o.onProgress !== undefined && typeof o.onProgress !== "function") {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `onProgress must be a function; got ${describe(o.onProgress)}.`);
-  }
-  return o;
 }
