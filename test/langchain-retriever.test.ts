@@ -137,6 +137,8 @@ describe("M3HybridRetriever", () => {
     const err = await chain.invoke("a warm mat", { signal: AbortSignal.abort() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(await codeOf(retriever.invoke("cat", { signal: "stop" as never }))).toBe("INVALID_ARGUMENT");
+    expect(await retriever.invoke("a warm mat", { signal: new AbortController().signal, timeout: 60_000 })).toHaveLength(2);
+    expect(await codeOf(retriever.invoke("a warm mat", { signal: AbortSignal.abort(), timeout: 60_000 }))).toBe("ABORTED");
     await store.close();
   });
 });
