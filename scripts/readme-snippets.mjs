@@ -9,8 +9,9 @@
  * 2. `npm pack` (needs a build: dist/), then a temporary project outside the repository whose
  *    node_modules holds the unpacked tarball as `langchain-m3` and, for every other package, a
  *    link to this repository's node_modules (no network: nothing is downloaded).
- * 3. `tsc --noEmit --strict` over all blocks, then each block runs with tsx (60 s each) — except
- *    blocks preceded by `<!-- snippet: typecheck-only -->` (they need a server or an API key).
+ * 3. `tsc --noEmit --strict` over all blocks, then each block runs with tsx (60 s each, two at a
+ *    time) — except blocks preceded by `<!-- snippet: typecheck-only -->` (they need a server or
+ *    an API key).
  *    The model path `/models/bge-m3` becomes the tiny test model.
  *
  * `--core <version>` uses that @langchain/core instead of the installed one (installed with npm
@@ -18,7 +19,7 @@
  * running then use it; the typecheck-only blocks are skipped (packages such as `langchain` pin
  * their own @langchain/core).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -132,14 +133,29 @@ try {
   const tsc = run(process.execPath, [path.join(NM, "typescript/bin/tsc"), "-p", project], { cwd: project });
   if (!tsc.ok) fail(`type errors (file names say the README line of each block):\n${tsc.out}`);
   console.log(`   type-checked ${files.length} blocks (${secs()})`);
+  // Two blocks at a time (each is mostly model loading and tsx start-up), reported in README order.
+  const runOne = (file) =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: project, timeout: 60_000 });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("close", (status) => resolve({ ok: status === 0, status, out, at: secs() }));
+    });
+  const results = new Array(chosen.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < chosen.length) {
+      const i = next++;
+      if (!chosen[i].typecheckOnly) results[i] = await runOne(files[i]);
+    }
+  };
+  await Promise.all([worker(), worker()]);
   let failed = 0;
   for (const [i, b] of chosen.entries()) {
-    if (b.typecheckOnly) {
-      console.log(`   README.md:${b.line}: type-checked only`);
-      continue;
-    }
-    const r = run(process.execPath, ["--import", "tsx", files[i]], { cwd: project, timeout: 60_000 });
-    if (r.ok) console.log(`   README.md:${b.line}: ran (${secs()})`);
+    const r = results[i];
+    if (b.typecheckOnly) console.log(`   README.md:${b.line}: type-checked only`);
+    else if (r.ok) console.log(`   README.md:${b.line}: ran (done at ${r.at})`);
     else {
       failed++;
       console.log(`   README.md:${b.line}: FAILED (exit ${r.status})\n${r.out.split("\n").map((l) => `      ${l}`).join("\n")}`);
