@@ -1,5 +1,7 @@
 import { defineConfig } from "tsup";
 
+// keepNames: esbuild renames a class that refers to itself (static methods, `new M3VectorStore`)
+// to `_M3VectorStore`; keeping names makes `.name`, LangChain's lc_name() and logs show the real one.
 export default defineConfig([
   {
     entry: { index: "src/index.ts" },
@@ -7,6 +9,7 @@ export default defineConfig([
     dts: true,
     sourcemap: true,
     target: "node20",
+    keepNames: true,
     external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
   },
   {
@@ -14,6 +17,7 @@ export default defineConfig([
     format: ["esm"],
     sourcemap: true,
     target: "node20",
+    keepNames: true,
     banner: { js: "#!/usr/bin/env node" },
     external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
   },

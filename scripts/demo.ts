@@ -88,6 +88,12 @@ async function main(): Promise<void> {
   // The queries run in this process (one model load) through the same functions `m3 query --compare` uses.
   const encoder = await openModel(model.dir, {});
   const index = await openIndexForRead(indexDir, encoder);
+  // Only the corpus' documents are indexed (the corpus description lives outside docs/).
+  const stray = [...index.documents()].filter((d) => typeof d.metadata["concept"] !== "string").map((d) => d.id);
+  if (stray.length > 0) {
+    console.error(`demo: the index holds ${stray.length} entries that are not corpus documents (${stray.slice(0, 3).join(", ")}); delete ${path.relative(ROOT, indexDir)} and run again`);
+    process.exit(1);
+  }
   const runs = { dense: ["dense"], sparse: ["sparse"], colbert: ["colbert"], hybrid: ["dense", "sparse", "colbert"] } as const;
   for (const q of queries) {
     const [enc] = await encoder.encode([q.text]);

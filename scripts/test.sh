@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`): set-up, build, type-check, a fresh model from the
-# independent Python oracle, unit + integration tests (vitest), notebooks, benchmark smoke run.
+# independent Python oracle, unit + integration tests (vitest), the README's snippets from the
+# packed tarball (newest and oldest @langchain/core), notebooks, benchmark smoke run.
 # The last line printed is "N passed, N failed" (failed set-up/build/notebook/bench steps count
 # as failures).
 set -uo pipefail
@@ -34,6 +35,19 @@ fi
 
 rm -f .tmp/vitest.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
+
+# The README's snippets, from the packed tarball: on the installed @langchain/core (the lock
+# file's, the newest the peer range allows) and on the oldest version the peer range claims
+# (installed once into .tmp from the npm registry).
+step "README snippets (packed tarball)" node scripts/readme-snippets.mjs
+oldest_core=$(node -p "require('./package.json').peerDependencies['@langchain/core'].match(/>=\\s*([0-9.]+)/)[1]")
+if [ -f ".tmp/langchain-core-$oldest_core/node_modules/@langchain/core/package.json" ] || timeout 20 npm ping >/dev/null 2>&1; then
+  step "README snippets on @langchain/core $oldest_core (oldest supported)" node scripts/readme-snippets.mjs --core "$oldest_core"
+elif [ "${CI:-}" = true ]; then
+  echo "   FAILED: the npm registry is unreachable in CI (needed for @langchain/core $oldest_core)"; failed_steps=$((failed_steps + 1))
+else
+  echo "── README snippets on @langchain/core $oldest_core: skipped (npm registry unreachable)"
+fi
 
 if command -v jupyter-nbconvert >/dev/null 2>&1; then
   step notebooks bash scripts/notebooks.sh

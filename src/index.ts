@@ -48,6 +48,12 @@ export type {
 // LangChain adapters
 export { M3Embeddings } from "./langchain/embeddings.js";
 export type { M3EmbeddingsParams, PairScores } from "./langchain/embeddings.js";
+export type { EncodeCallOptions, EncodeProgress } from "./langchain/encode-calls.js";
+export { M3SparseEmbeddings, M3MultiVectorEmbeddings } from "./langchain/sparse.js";
+export type { SparseValues, SparseEmbeddingsInterface, MultiVectorEmbeddingsInterface, M3OutputEmbeddingsOptions } from "./langchain/sparse.js";
 export { M3HybridRetriever, type M3HybridRetrieverInput } from "./langchain/retriever.js";
 export { M3VectorStore } from "./langchain/vectorstore.js";
+export type { M3VectorStoreArgs, M3AddOptions, M3DeleteParams, M3MmrSearchOptions, M3MmrDefaults, M3EncoderEmbeddings } from "./langchain/vectorstore-options.js";
+export { M3VectorStoreRetriever } from "./langchain/vectorstore-retriever.js";
+export { MMR_DEFAULTS, type MmrSimilarity } from "./langchain/mmr.js";
 export { M3_SCORES_KEY, type M3Scores } from "./langchain/documents.js";

@@ -35,6 +35,24 @@ describe("built package", () => {
     }
   });
 
+  it("keeps the source names of every exported class and function (logs, lc_name(), lc_id)", async () => {
+    const esm = (await import(pathToFileURL(esmPath).href)) as Pkg;
+    const cjs = createRequire(import.meta.url)(cjsPath) as Pkg;
+    for (const [label, mod] of [["ESM", esm], ["CJS", cjs]] as const) {
+      const renamed = Object.entries(mod).filter(([k, v]) => typeof v === "function" && (v as { name: string }).name !== k).map(([k, v]) => `${k} → ${(v as { name: string }).name}`);
+      expect(renamed, label).toEqual([]);
+      expect(mod.M3VectorStore.lc_name(), label).toBe("M3VectorStore");
+      expect(mod.M3HybridRetriever.lc_name(), label).toBe("M3HybridRetriever");
+      expect(mod.M3VectorStoreRetriever.lc_name(), label).toBe("M3VectorStoreRetriever");
+      const embeddings = new mod.M3Embeddings({ modelPath: model });
+      const vs = new mod.M3VectorStore(embeddings, {});
+      expect(vs.lc_id, label).toEqual(["langchain_m3", "vectorstores", "M3VectorStore"]);
+      expect(vs.asRetriever().constructor.name, label).toBe("M3VectorStoreRetriever");
+      await vs.close();
+      await embeddings.dispose();
+    }
+  });
+
   it("ESM and CJS encode the same text to the same vectors, and errors are recognised across copies", async () => {
     const esm = (await import(pathToFileURL(esmPath).href)) as Pkg;
     const cjs = createRequire(import.meta.url)(cjsPath) as Pkg;

@@ -3,8 +3,9 @@ import { Document } from "@langchain/core/documents";
 import type { SearchHit } from "../retrieve/search.js";
 
 /**
- * The metadata key under which retrieved Documents carry their scores:
- * `{ fused, dense?, sparse?, colbert? }` (a mode not searched is absent; higher is better).
+ * The metadata key under which `M3HybridRetriever({ includeScores: true })` reports the scores
+ * of each result: `{ fused, dense?, sparse?, colbert? }` (a mode not searched is absent; higher
+ * is better). Nothing else adds it: the vector store returns exactly the stored metadata.
  */
 export const M3_SCORES_KEY = "m3Scores";
 
@@ -15,12 +16,22 @@ export interface M3Scores {
   colbert?: number;
 }
 
-/** A Document with `id`, the stored metadata and the scores under `metadata.m3Scores`. */
-export function hitToDocument(hit: SearchHit): Document {
-  const scores: M3Scores = { fused: hit.score, ...hit.scores };
-  return new Document({
-    id: hit.id,
-    pageContent: hit.document.pageContent,
-    metadata: { ...hit.document.metadata, [M3_SCORES_KEY]: scores },
-  });
+/**
+ * A Document with `id`, `pageContent` and a copy of exactly the stored metadata; with
+ * `includeScores`, the scores are added under `metadata.m3Scores`.
+ */
+export function hitToDocument(hit: SearchHit, includeScores = false): Document {
+  const metadata = copyMetadata(hit.document.metadata);
+  if (includeScores) metadata[M3_SCORES_KEY] = { fused: hit.score, ...hit.scores } satisfies M3Scores;
+  return new Document({ id: hit.id, pageContent: hit.document.pageContent, metadata });
+}
+
+/** A deep copy of plain-JSON metadata (so changing a result or an input never reaches the store); a shallow copy otherwise. */
+export function copyMetadata(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (metadata === undefined || metadata === null) return {};
+  try {
+    return structuredClone(metadata);
+  } catch {
+    return { ...metadata };
+  }
 }

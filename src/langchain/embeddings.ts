@@ -11,6 +11,8 @@ import { resolvePretrained, type PretrainedOptions } from "../hub/index.js";
 import { colbertScore, combineScores, denseScore, lexicalScore } from "../math/scores.js";
 import { DEFAULT_WEIGHTS, type EncodeOptions, type M3EncoderLike, type M3Encoding, type ModeWeights, type ModelFingerprint } from "../types.js";
 import { checkNumber, describe } from "../util/validate.js";
+import { encodeWithOptions, type EncodeCallOptions } from "./encode-calls.js";
+import { checkSignalOption } from "./signal.js";
 
 /** Options of `M3Embeddings`: the encoder's options plus LangChain's `EmbeddingsParams`. */
 export type M3EmbeddingsParams = M3EncoderOptions & EmbeddingsParams;
@@ -57,24 +59,33 @@ export class M3Embeddings extends Embeddings implements M3EncoderLike {
     return this.encoder.info;
   }
 
-  /** Dense vectors of the documents (L2-normalised, as `number[]`). */
-  async embedDocuments(documents: string[]): Promise<number[][]> {
-    const enc = await this.encoder.encode(documents, { dense: true, sparse: false, colbert: false });
+  /**
+   * Dense vectors of the documents (L2-normalised, as `number[]`). `options.signal` rejects with
+   * ABORTED (checked between chunks of `chunkSize` texts); `options.onProgress` reports each chunk.
+   */
+  async embedDocuments(documents: string[], options?: EncodeCallOptions): Promise<number[][]> {
+    const enc = await encodeWithOptions(this.encoder, documents, { dense: true, sparse: false, colbert: false }, options, "embedDocuments");
     return enc.map((e) => Array.from(e.dense!));
   }
 
   /** Dense vector of one query. BGE-M3 needs no query instruction. */
-  async embedQuery(document: string): Promise<number[]> {
+  async embedQuery(document: string, options?: Pick<EncodeCallOptions, "signal">): Promise<number[]> {
     if (typeof document !== "string") {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `embedQuery expects a string; got ${describe(document)}.`);
     }
-    const [e] = await this.encoder.encode([document], { dense: true, sparse: false, colbert: false });
+    const [e] = await encodeWithOptions(this.encoder, [document], { dense: true, sparse: false, colbert: false }, { signal: checkSignalOption(options?.signal, "embedQuery") }, "embedQuery");
     return Array.from(e!.dense!);
   }
 
-  /** All three representations as typed arrays (see `M3Encoder.encode`). */
-  encode(texts: string[], options?: EncodeOptions): Promise<M3Encoding[]> {
-    return this.encoder.encode(texts, options);
+  /**
+   * All three representations as typed arrays (see `M3Encoder.encode`). With `signal` or
+   * `onProgress` the texts are encoded in chunks of `chunkSize` and the signal is checked
+   * before each (ABORTED).
+   */
+  encode(texts: string[], options?: EncodeOptions & EncodeCallOptions): Promise<M3Encoding[]> {
+    if (options !== undefined && (options === null || typeof options !== "object")) return this.encoder.encode(texts, options); // the encoder's typed error
+    const { signal, onProgress, chunkSize, ...encode } = options ?? {};
+    return encodeWithOptions(this.encoder, texts, encode, { signal, onProgress, chunkSize }, "encode");
   }
 
   /**

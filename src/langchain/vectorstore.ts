@@ -1,55 +1,128 @@
 /**
- * `M3VectorStore`: a LangChain `SaveableVectorStore` over the hybrid index. Text searches
- * (`similaritySearch`, `similaritySearchWithScore`, `asRetriever`) are hybrid — the fused score
- * of dense, sparse and ColBERT; `similaritySearchVectorWithScore` searches the dense part only.
- * Works with LangChain's indexing API: `addDocuments(docs, { ids })` upserts by id and
- * `delete({ ids })` removes (unknown ids are ignored).
+ * `M3VectorStore`: a LangChain `SaveableVectorStore` over an `M3HybridStore` (the embedded
+ * index, or any `RetrievalBackend`). Text searches (`similaritySearch`,
+ * `similaritySearchWithScore`, `asRetriever`) are hybrid — the fused score of dense, sparse and
+ * ColBERT; `similaritySearchVectorWithScore` searches the dense part only;
+ * `maxMarginalRelevanceSearch` re-selects hybrid candidates by MMR (see mmr.ts). Results carry
+ * exactly the stored metadata; scores come only as the numbers of the `...WithScore` methods.
+ *
+ * Opening: `new M3VectorStore(embeddings, {})` creates an empty embedded index on first use
+ * (LangChain-style); `{ store }` wraps an open store, `{ backend }` any backend;
+ * `fromExistingIndex(embeddings, { directory })` / `load(directory, embeddings)` open a saved one.
  */
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { DocumentInterface } from "@langchain/core/documents";
 import { Document } from "@langchain/core/documents";
-import type { EmbeddingsInterface } from "@langchain/core/embeddings";
-import { SaveableVectorStore } from "@langchain/core/vectorstores";
+import { SaveableVectorStore, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
+import type { RetrievalBackend } from "../backend/types.js";
+import { checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import { M3HybridStore, type M3HybridStoreLoadOptions, type M3HybridStoreOptions } from "../retrieve/hybrid-store.js";
-import type { MetadataFilter, SearchOptions } from "../retrieve/options.js";
+import { M3HybridStore, type M3HybridStoreLoadOptions, type StoreOptions } from "../retrieve/hybrid-store.js";
+import { resolveSearch, type MetadataFilter, type SearchOptions } from "../retrieve/options.js";
 import { search } from "../retrieve/search.js";
-import type { M3EncoderLike } from "../types.js";
 import { describe } from "../util/validate.js";
-import { M3_SCORES_KEY, hitToDocument } from "./documents.js";
+import { copyMetadata, hitToDocument } from "./documents.js";
+import { encodeWithOptions } from "./encode-calls.js";
+import { mmrSearch, resolveMmr, type ResolvedMmr } from "./mmr.js";
+import { inheritedSignal } from "./signal.js";
+import { M3VectorStoreRetriever } from "./vectorstore-retriever.js";
+import {
+  checkAddOptions, checkEmbeddings, denseVector, parseDeleteParams,
+  type M3AddOptions, type M3DeleteParams, type M3EncoderEmbeddings, type M3MmrDefaults, type M3MmrSearchOptions, type M3VectorStoreArgs,
+} from "./vectorstore-options.js";
 
-/** An encoder usable by LangChain: `M3Embeddings` is one. */
-export type M3EncoderEmbeddings = M3EncoderLike & EmbeddingsInterface;
+export type { M3AddOptions, M3DeleteParams, M3EncoderEmbeddings, M3MmrDefaults, M3MmrSearchOptions, M3VectorStoreArgs } from "./vectorstore-options.js";
 
 export class M3VectorStore extends SaveableVectorStore {
   declare FilterType: MetadataFilter;
 
+  static override lc_name(): string {
+    return "M3VectorStore";
+  }
+
   override lc_namespace = ["langchain_m3", "vectorstores"];
 
-  /** The hybrid store underneath (index + encoder). */
-  readonly store: M3HybridStore;
   /** Options of the text searches (k and filter come from the call). */
   readonly searchOptions: SearchOptions;
+  /** MMR defaults (fetchK, lambda, mmrSimilarity). */
+  readonly mmrDefaults: ResolvedMmr;
+  private readonly args: M3VectorStoreArgs;
+  private opened: M3HybridStore | undefined;
+  private opening: Promise<M3HybridStore> | undefined;
+  private closed = false;
+  private readonly active = new Set<Promise<void>>();
 
-  constructor(embeddings: M3EncoderEmbeddings, fields: { store: M3HybridStore; search?: SearchOptions }) {
+  /**
+   * LangChain-style: `new M3VectorStore(embeddings, {})` is usable at once; the embedded index
+   * is created on first use. `embeddings` must be BGE-M3 (`M3Embeddings`): INVALID_ARGUMENT
+   * otherwise, as other embeddings have no sparse or ColBERT outputs.
+   */
+  constructor(embeddings: M3EncoderEmbeddings, fields: M3VectorStoreArgs = {}) {
+    checkEmbeddings(embeddings);
+    if (fields === null || typeof fields !== "object") {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `M3VectorStore options must be an object such as {} or { store }, { backend }; got ${describe(fields)}.`);
+    }
+    if (fields.store !== undefined && fields.backend !== undefined) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "Give M3VectorStore either { store } or { backend }, not both.");
+    }
+    if (fields.store !== undefined && (fields.store === null || typeof fields.store !== "object" || typeof (fields.store as Partial<M3HybridStore>).search !== "function")) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `{ store } must be an M3HybridStore; got ${describe(fields.store)}. For a backend, pass { backend }.`);
+    }
     super(embeddings, fields as unknown as Record<string, unknown>);
-    this.store = fields.store;
+    this.args = { ...fields };
     this.searchOptions = { ...fields.search };
+    resolveSearch(this.searchOptions); // fail fast on bad options
+    this.mmrDefaults = resolveMmr({ fetchK: fields.fetchK, lambda: fields.lambda, mmrSimilarity: fields.mmrSimilarity });
+    this.opened = fields.store;
   }
 
-  /** An empty store for `embeddings`' model. */
-  static async create(embeddings: M3EncoderEmbeddings, options: M3HybridStoreOptions = {}): Promise<M3VectorStore> {
-    return new M3VectorStore(embeddings, { store: await M3HybridStore.create(embeddings, options), search: options.search });
-  }
-
-  static override async fromDocuments(docs: DocumentInterface[], embeddings: M3EncoderEmbeddings, options: M3HybridStoreOptions = {}): Promise<M3VectorStore> {
-    const vs = await M3VectorStore.create(embeddings, options);
-    await vs.addDocuments(docs);
+  /** An empty embedded store for `embeddings`' model, opened now. */
+  static async create(embeddings: M3EncoderEmbeddings, options: Omit<M3VectorStoreArgs, "store" | "backend"> = {}): Promise<M3VectorStore> {
+    const vs = new M3VectorStore(embeddings, { ...options, store: undefined, backend: undefined });
+    await vs.getStore();
     return vs;
   }
 
-  static override async fromTexts(texts: string[], metadatas: object[] | object, embeddings: M3EncoderEmbeddings, options: M3HybridStoreOptions = {}): Promise<M3VectorStore> {
-    const docs = texts.map((t, i) => new Document({ pageContent: t, metadata: (Array.isArray(metadatas) ? metadatas[i] : metadatas) ?? {} }));
+  /** A store over any `RetrievalBackend`; INDEX_MODEL_MISMATCH when `embeddings` is another model. */
+  static async fromBackend(embeddings: M3EncoderEmbeddings, backend: RetrievalBackend, options: StoreOptions & M3MmrDefaults = {}): Promise<M3VectorStore> {
+    const vs = new M3VectorStore(embeddings, { ...options, backend });
+    await vs.getStore();
+    return vs;
+  }
+
+  /** Opens a store saved with `save` (LangChain's `fromExistingIndex` form of `load`). */
+  static async fromExistingIndex(embeddings: M3EncoderEmbeddings, options: M3HybridStoreLoadOptions & M3MmrDefaults & { directory: string }): Promise<M3VectorStore> {
+    if (options === null || typeof options !== "object" || typeof options.directory !== "string" || options.directory.length === 0) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromExistingIndex needs { directory: "<a folder written by save()>" }; got ${describe(options)}.`);
+    }
+    const { directory, ...rest } = options;
+    return M3VectorStore.load(directory, embeddings, rest);
+  }
+
+  /** Loads a saved store; INDEX_CORRUPT on a missing or damaged directory, INDEX_MODEL_MISMATCH for another model. */
+  static override async load(directory: string, embeddings: M3EncoderEmbeddings, options: M3HybridStoreLoadOptions & M3MmrDefaults = {}): Promise<M3VectorStore> {
+    checkEmbeddings(embeddings);
+    const fields = { search: options?.search, fetchK: options?.fetchK, lambda: options?.lambda, mmrSimilarity: options?.mmrSimilarity };
+    resolveSearch({ ...fields.search });
+    resolveMmr(fields); // fail before opening anything
+    const store = await M3HybridStore.load(directory, embeddings, options);
+    return new M3VectorStore(embeddings, { ...fields, store });
+  }
+
+  static override async fromDocuments(docs: DocumentInterface[], embeddings: M3EncoderEmbeddings, options: M3VectorStoreArgs = {}): Promise<M3VectorStore> {
+    const vs = new M3VectorStore(embeddings, options);
+    try {
+      await vs.addDocuments(docs);
+    } catch (err) {
+      await vs.close().catch(() => undefined); // release what was opened; the caller gets no store
+      throw err;
+    }
+    return vs;
+  }
+
+  static override async fromTexts(texts: string[], metadatas: object[] | object, embeddings: M3EncoderEmbeddings, options: M3VectorStoreArgs = {}): Promise<M3VectorStore> {
+    if (!Array.isArray(texts)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromTexts expects an array of strings; got ${describe(texts)}.`);
+    const docs = texts.map((t, i) => new Document({ pageContent: t, metadata: { ...((Array.isArray(metadatas) ? metadatas[i] : metadatas) ?? {}) } }));
     return M3VectorStore.fromDocuments(docs, embeddings, options);
   }
 
@@ -57,83 +130,195 @@ export class M3VectorStore extends SaveableVectorStore {
     return "m3-hybrid";
   }
 
-  /** Encodes (all three outputs) and upserts; ids from `options.ids`, else `doc.id`, else generated. */
-  async addDocuments(documents: DocumentInterface[], options?: { ids?: string[] }): Promise<string[]> {
-    return this.store.addDocuments(
-      documents.map((d) => ({ pageContent: d.pageContent, metadata: stripScores(d.metadata), id: d.id })),
-      { ids: options?.ids },
-    );
+  /**
+   * The hybrid store underneath, once open. A store made with `new M3VectorStore(embeddings, {})`
+   * opens on first use; before that, use `await vectorStore.getStore()`.
+   */
+  get store(): M3HybridStore {
+    this.checkOpen();
+    if (this.opened === undefined) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "This M3VectorStore opens its store on first use; call `await vectorStore.getStore()` (or create it with `await M3VectorStore.create(embeddings)`) before reading `.store`.");
+    }
+    return this.opened;
+  }
+
+  /** The hybrid store underneath, opened (created, or the backend checked) on the first call. */
+  getStore(): Promise<M3HybridStore> {
+    this.checkOpen();
+    if (this.opened !== undefined) return Promise.resolve(this.opened);
+    if (this.opening === undefined) {
+      const p = openStore(this.embeddings as M3EncoderEmbeddings, this.args).then((s) => {
+        this.opened = s;
+        return s;
+      });
+      this.opening = p;
+      p.catch(() => {
+        if (this.opening === p) this.opening = undefined; // a failed open can be retried
+      });
+    }
+    return this.opening;
+  }
+
+  /**
+   * Encodes (all three outputs) and upserts; ids from `options.ids`, else `doc.id`, else
+   * generated. `signal` → ABORTED with nothing stored; `onProgress` per batch.
+   */
+  override async addDocuments(documents: DocumentInterface[], options?: M3AddOptions): Promise<string[]> {
+    const o = checkAddOptions(options);
+    if (!Array.isArray(documents)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments expects an array of Documents; got ${describe(documents)}.`);
+    return this.run(async (store) => {
+      return store.addDocuments(
+        documents.map((d) => ({ pageContent: d?.pageContent, metadata: d?.metadata === undefined || d?.metadata === null || typeof d.metadata !== "object" ? d?.metadata : copyMetadata(d.metadata), id: d?.id })),
+        { ids: o.ids, signal: o.signal, onProgress: o.onProgress },
+      );
+    });
   }
 
   /**
    * Adds documents with precomputed dense vectors (checked against the index's dimension); their
    * sparse and ColBERT outputs are computed from `pageContent`, as the index holds all three.
    */
-  async addVectors(vectors: number[][], documents: DocumentInterface[], options?: { ids?: string[] }): Promise<string[]> {
-    const dim = this.store.backend.denseDim;
-    if (!Array.isArray(vectors) || !Array.isArray(documents) || vectors.length !== documents.length) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addVectors needs one vector per document; got ${describe(vectors)} for ${describe(documents)}.`);
-    }
-    const dense = vectors.map((v, i) => {
-      if (!Array.isArray(v) || v.length !== dim || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `vectors[${i}] must be ${dim} finite numbers (the index's dense dimension); got ${describe(v)}. Embed with the index's model.`);
+  async addVectors(vectors: number[][], documents: DocumentInterface[], options?: M3AddOptions): Promise<string[]> {
+    const o = checkAddOptions(options);
+    return this.run(async (store) => {
+      const dim = store.backend.denseDim;
+      if (!Array.isArray(vectors) || !Array.isArray(documents) || vectors.length !== documents.length) {
+        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addVectors needs one vector per document; got ${describe(vectors)} for ${describe(documents)}.`);
       }
-      return Float32Array.from(v);
+      const dense = vectors.map((v, i) => denseVector(v, dim, `vectors[${i}]`));
+      if (o.ids !== undefined && (!Array.isArray(o.ids) || o.ids.length !== documents.length)) {
+        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${documents.length}); got ${describe(o.ids)}.`);
+      }
+      const texts = documents.map((d, i) => {
+        if (d === null || typeof d !== "object" || typeof d.pageContent !== "string") {
+          throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `documents[${i}].pageContent must be a string; got ${describe(d?.pageContent)}.`);
+        }
+        return d.pageContent;
+      });
+      const ids = documents.map((d, i) => o.ids?.[i] ?? (typeof d.id === "string" && d.id.length > 0 ? d.id : crypto.randomUUID()));
+      const enc = await encodeWithOptions(store.encoder, texts, { dense: false, sparse: true, colbert: true }, { signal: o.signal, onProgress: o.onProgress }, "addVectors");
+      checkSignal(o.signal, "addVectors");
+      await store.addEncoded(
+        documents.map((d, i) => ({ id: ids[i]!, pageContent: d.pageContent, metadata: copyMetadata(d.metadata), encoding: { ...enc[i]!, dense: dense[i]! } })),
+        { signal: o.signal },
+      );
+      o.onProgress?.({ phase: "write", done: documents.length, total: documents.length });
+      return ids;
     });
-    if (options?.ids !== undefined && (!Array.isArray(options.ids) || options.ids.length !== documents.length)) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${documents.length}); got ${describe(options.ids)}.`);
-    }
-    const enc = await this.store.encoder.encode(documents.map((d) => d.pageContent), { dense: false, sparse: true, colbert: true });
-    const ids = documents.map((d, i) => options?.ids?.[i] ?? (typeof d.id === "string" && d.id.length > 0 ? d.id : crypto.randomUUID()));
-    await this.store.addEncoded(
-      documents.map((d, i) => ({ id: ids[i]!, pageContent: d.pageContent, metadata: stripScores(d.metadata), encoding: { ...enc[i]!, dense: dense[i]! } })),
-    );
-    return ids;
   }
 
-  /** Deletes by `{ ids }`; unknown ids are ignored. Anything else is INVALID_ARGUMENT. */
-  override async delete(params?: { ids?: string[] }): Promise<void> {
-    if (params === undefined || !Array.isArray(params.ids)) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `delete expects { ids: string[] }; got ${describe(params)}.`);
-    }
-    await this.store.delete(params.ids);
+  /** Deletes `{ ids }` (unknown ids ignored), `{ filter }` or `{ deleteAll: true }`; anything else is INVALID_ARGUMENT. */
+  override async delete(params?: M3DeleteParams): Promise<void> {
+    const d = parseDeleteParams(params);
+    return this.run(async (store) => {
+      if (d.kind === "ids") await store.delete(d.ids, { signal: d.signal });
+      else if (d.kind === "filter") await store.deleteWhere(d.filter, { signal: d.signal });
+      else await store.clear({ signal: d.signal });
+    });
   }
 
   /** Dense-only search with a raw query vector; the score is the inner product (higher is better). */
   async similaritySearchVectorWithScore(query: number[], k: number, filter?: MetadataFilter): Promise<[Document, number][]> {
-    const dim = this.store.backend.denseDim;
-    if (!Array.isArray(query) || query.length !== dim || query.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The query vector must be ${dim} finite numbers; got ${describe(query)}.`);
-    }
-    const hits = await search(this.store.backend, { dense: Float32Array.from(query), tokenCount: 0 }, { ...this.searchOptions, k, filter, modes: ["dense"] });
-    return hits.map((h) => [hitToDocument(h), h.score]);
+    return this.run(async (store) => {
+      const dense = denseVector(query, store.backend.denseDim, "The query vector");
+      const hits = await search(store.backend, { dense, tokenCount: 0 }, {
+        ...this.searchOptions, k, filter, modes: ["dense"], fusion: "weighted", weights: { dense: 1 }, signal: inheritedSignal(),
+      });
+      return hits.map((h) => [hitToDocument(h), h.score]);
+    });
   }
 
-  /** Hybrid search; the score is the fused score (also in `metadata.m3Scores`). */
+  /** Hybrid search; the score is the fused score (higher is better). Metadata is exactly as stored. */
   override async similaritySearchWithScore(query: string, k = 4, filter?: MetadataFilter, _callbacks?: Callbacks): Promise<[Document, number][]> {
-    const hits = await this.store.search(query, { ...this.searchOptions, k, filter });
-    return hits.map((h) => [hitToDocument(h), h.score]);
+    return this.run(async (store) => {
+      const hits = await store.search(query, { ...this.searchOptions, k, filter, signal: inheritedSignal() });
+      return hits.map((h) => [hitToDocument(h), h.score]);
+    });
   }
 
   override async similaritySearch(query: string, k = 4, filter?: MetadataFilter, _callbacks?: Callbacks): Promise<Document[]> {
     return (await this.similaritySearchWithScore(query, k, filter)).map(([d]) => d);
   }
 
-  /** Saves the index into `directory` (atomic; see the README's persistence section). */
-  async save(directory: string): Promise<void> {
-    await this.store.save(directory);
+  /**
+   * Maximal marginal relevance: `fetchK` hybrid candidates (default 20, at least k), then k of
+   * them chosen greedily by `lambda · relevance − (1 − lambda) · redundancy`, both measured with
+   * `mmrSimilarity` ("dense" = LangChain's MMR, "colbert" = MaxSim). Defaults from the store's
+   * options, then LangChain's (fetchK 20, lambda 0.5).
+   */
+  override async maxMarginalRelevanceSearch(query: string, options: M3MmrSearchOptions, _callbacks?: Callbacks): Promise<Document[]> {
+    if (options === null || typeof options !== "object") {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `maxMarginalRelevanceSearch needs options such as { k: 4, fetchK: 20, lambda: 0.5 }; got ${describe(options)}.`);
+    }
+    return this.run(async (store) => {
+      const mmr = resolveMmr(options, this.mmrDefaults);
+      const { filter: _f, ...search } = this.searchOptions;
+      const hits = await mmrSearch(store, query, search, mmr, options.filter, options.signal ?? inheritedSignal());
+      return hits.map((h) => hitToDocument(h));
+    });
   }
 
-  /** Loads a saved store; INDEX_MODEL_MISMATCH when `embeddings` is another model. */
-  static override async load(directory: string, embeddings: M3EncoderEmbeddings, options: M3HybridStoreLoadOptions = {}): Promise<M3VectorStore> {
-    return new M3VectorStore(embeddings, { store: await M3HybridStore.load(directory, embeddings, options), search: options.search });
+  /**
+   * LangChain's `asRetriever` (same arguments: k, filter, searchType "similarity" | "mmr",
+   * searchKwargs { fetchK, lambda }), returning an `M3VectorStoreRetriever`, which also honours
+   * `RunnableConfig.signal` and `timeout`.
+   */
+  override asRetriever(
+    kOrFields?: number | Partial<VectorStoreRetrieverInput<this>>,
+    filter?: this["FilterType"],
+    callbacks?: Callbacks,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    verbose?: boolean,
+  ): VectorStoreRetriever<this> {
+    const r = super.asRetriever(kOrFields, filter, callbacks, tags, metadata, verbose);
+    const common = { vectorStore: this as M3VectorStore, k: r.k, filter: r.filter, tags: r.tags, metadata: r.metadata, verbose: r.verbose, callbacks: r.callbacks };
+    const retriever = r.searchType === "mmr"
+      ? new M3VectorStoreRetriever({ ...common, searchType: "mmr", searchKwargs: r.searchKwargs })
+      : new M3VectorStoreRetriever({ ...common, searchType: "similarity" });
+    return retriever as unknown as VectorStoreRetriever<this>;
+  }
+
+  /** Saves the index into `directory` (atomic; see the README's persistence section). */
+  async save(directory: string): Promise<void> {
+    await this.run((store) => store.save(directory));
+  }
+
+  /** Waits for writes in flight and releases the store (files, connections). Idempotent; later calls get DISPOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.active);
+    const store = this.opened ?? (await this.opening?.catch(() => undefined));
+    await store?.close();
+  }
+
+  /** Runs `job` on the open store as a call that `close()` waits for. */
+  private run<T>(job: (store: M3HybridStore) => Promise<T>): Promise<T> {
+    let p: Promise<T>;
+    try {
+      p = this.getStore().then(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const settled = p.then(() => undefined, () => undefined);
+    this.active.add(settled);
+    void settled.then(() => this.active.delete(settled));
+    return p;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This M3VectorStore was closed; open a new one (M3VectorStore.load / fromExistingIndex / create).");
   }
 }
 
-/** Documents coming back from a search carry scores; they are not stored as metadata. */
-function stripScores(metadata: Record<string, unknown> | undefined): Record<string, unknown> {
-  if (metadata === undefined || metadata === null) return {};
-  if (!(M3_SCORES_KEY in metadata)) return metadata;
-  const { [M3_SCORES_KEY]: _s, ...rest } = metadata;
-  return rest;
+/**
+ * Opens the store described by `args`: the given store, the given backend, or an empty
+ * embedded index. (A server backend's connection options would be turned into a backend here.)
+ */
+async function openStore(embeddings: M3EncoderEmbeddings, args: M3VectorStoreArgs): Promise<M3HybridStore> {
+  const { store, backend, fetchK: _f, lambda: _l, mmrSimilarity: _m, ...options } = args;
+  if (store !== undefined) return store;
+  if (backend !== undefined) return M3HybridStore.fromBackend(embeddings, backend, options);
+  return M3HybridStore.create(embeddings, options);
 }
