@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { listFiles } from "@huggingface/hub";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { describe } from "../util/validate.js";
-import { exists, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir, storageFolder, writeRef } from "./cache.js";
+import { blobPath, exists, inside, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir, storageFolder, writeRef } from "./cache.js";
 import { ensureBlob } from "./download.js";
 import { COMMIT_RE, DEFAULT_REPO, type HubSettings, settingsFrom } from "./env.js";
-import { type FileMetadata, abortedError, fileMetadata, statusError, withRetries, wrapNetwork } from "./http.js";
+import { type FileMetadata, abortedError, fileMetadata, hubFetch, statusError, withRetries, wrapNetwork } from "./http.js";
 import { graphFileLocations } from "./onnx-refs.js";
 import { type FilePick, type Plan, type TreeSource, planFiles, sidecarsFromRefs } from "./plan.js";
 import { ProgressTracker } from "./progress.js";
@@ -42,12 +42,10 @@ function cacheTree(s: HubSettings): TreeSource {
 /** The Hub's tree listing (through @huggingface/hub's listFiles), by repo@revision. */
 function hubTree(s: HubSettings, signal: AbortSignal | undefined): TreeSource {
   let hubErrorCode: string | null = null;
+  // The listing follows `Link: rel="next"` wherever it points: hubFetch sends the token only to the endpoint's origin.
   const authFetch: typeof fetch = async (input, init) => {
-    const res = await s.fetch(input, {
-      ...init,
-      signal: signal ?? null,
-      headers: { ...(init?.headers as Record<string, string> | undefined), ...(s.token ? { Authorization: `Bearer ${s.token}` } : {}) },
-    });
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    const res = await hubFetch(s, url, { ...init, signal: signal ?? null });
     hubErrorCode = res.headers.get("x-error-code");
     return res;
   };
@@ -77,7 +75,7 @@ async function folderFor(s: HubSettings, plan: Plan, commits: Map<string, string
   const dir = join(graphStorage, COMPOSED_FOLDER, `${plan.variant}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`);
   for (const p of plan.picks) {
     const target = pointerPath(storageFolder(s.cacheDir, p.repo), commits.get(p.repo) as string, p.path);
-    await linkRelative(target, join(dir, ...p.path.split("/")));
+    await linkRelative(target, inside(dir, ...p.path.split("/")));
   }
   return dir;
 }
@@ -133,7 +131,7 @@ async function fromHub(s: HubSettings, repo: string, revision: string, variant: 
   const storageOf = (p: FilePick): string => storageFolder(s.cacheDir, p.repo);
   const missingBytes = async (p: FilePick): Promise<number> => {
     const meta = metas.get(key(p)) as FileMetadata;
-    return (await exists(join(storageOf(p), "blobs", meta.etag))) ? 0 : (meta.size ?? 0);
+    return (await exists(blobPath(storageOf(p), meta.etag))) ? 0 : (meta.size ?? 0);
   };
   const head = async (p: FilePick): Promise<void> => {
     if (metas.has(key(p))) return;
