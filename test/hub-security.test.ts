@@ -158,3 +158,10 @@ describe("the token goes only to the endpoint's origin", () => {
     expect((await readdir(env.cache)).sort()).toEqual(["models--yuniko-software--bge-m3-onnx"]);
   });
 });
+
+describe("a cache folder where nothing can be created", () => {
+  it("cacheDir under /proc -> IO_ERROR; it settles (Node's recursive mkdir loops forever there)", async () => {
+    const f = await failure(resolvePretrained("acme/small-m3", opts({ cacheDir: "/proc/m3-hub-cache" })));
+    expect(f.code).toBe("IO_ERROR");
+  });
+});

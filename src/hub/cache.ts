@@ -5,9 +5,10 @@
  * the commit hash without a newline.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
+import { makeDirs } from "../util/fs.js";
 
 export const repoFolderName = (repo: string): string => ["models", ...repo.split("/")].join("--");
 
@@ -71,7 +72,7 @@ export async function writeRef(storage: string, revision: string, commit: string
   const current = await readFile(p, "utf8").catch(() => undefined);
   if (current === commit) return;
   try {
-    await mkdir(dirname(p), { recursive: true });
+    await makeDirs(dirname(p));
     const tmp = tmpName(p);
     await writeFile(tmp, commit);
     await rename(tmp, p);
@@ -83,7 +84,7 @@ export async function writeRef(storage: string, revision: string, commit: string
 /** Creates (or replaces) `link` as a relative symlink to `target`, atomically (temp link + rename). */
 export async function linkRelative(target: string, link: string): Promise<void> {
   try {
-    await mkdir(dirname(link), { recursive: true });
+    await makeDirs(dirname(link));
     const rel = relative(dirname(link), target).split(sep).join("/");
     const cur = await lstat(link).catch(() => undefined);
     if (cur?.isSymbolicLink() && (await exists(link))) {

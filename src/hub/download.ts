@@ -5,11 +5,12 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, stat, truncate, unlink } from "node:fs/promises";
+import { rename, stat, truncate, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ErrorCodes, M3Error } from "../errors.js";
+import { makeDirs } from "../util/fs.js";
 import { blobPath, exists, ioError } from "./cache.js";
 import type { HubSettings } from "./env.js";
 import { type FileMetadata, RetryableError, type Target, hubFetch, resolveUrl, statusError, withRetries } from "./http.js";
@@ -50,7 +51,7 @@ async function fetchBlob(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const incomplete = `${blob}.incomplete`;
-  await mkdir(dirname(blob), { recursive: true }).catch((err: unknown) => {
+  await makeDirs(dirname(blob)).catch((err: unknown) => {
     throw ioError(err, `Creating ${dirname(blob)}`);
   });
   let counted = 0;
