@@ -165,3 +165,31 @@ describe("a cache folder where nothing can be created", () => {
     expect(f.code).toBe("IO_ERROR");
   });
 });
+
+describe("options and answers the fuzz suite found untyped", () => {
+  it("a revision with a lone surrogate or control characters, a non-ASCII token, a non-URL endpoint, a non-AbortSignal signal -> INVALID_ARGUMENT", async () => {
+    const bad: Array<Record<string, unknown>> = [
+      { revision: "\ud800x" },
+      { revision: "main\n" },
+      { token: "hf_ü" },
+      { endpoint: "not a url" },
+      { endpoint: 42 },
+      { cacheDir: 42 },
+      { signal: {} },
+      { onProgress: "yes" },
+    ];
+    for (const extra of bad) {
+      const f = await failure(resolvePretrained("acme/small-m3", opts(extra as never)));
+      expect(f.code, JSON.stringify(Object.keys(extra))).toBe("INVALID_ARGUMENT");
+    }
+    expect((await failure(resolvePretrained("acme/small-m3", null as never))).code).toBe("INVALID_ARGUMENT");
+  });
+
+  it("a tree listing that is not JSON (a 404 rewritten to 206 with an empty body) -> HUB_ERROR, not a SyntaxError", async () => {
+    hub.rewriteHeaders = (r, _status) => (r.path.includes("/tree/") ? 206 : undefined);
+    hub.faults = [{ kind: "status", status: 200, match: (q) => q.path.includes("/tree/") }];
+    const f = await failure(resolvePretrained("acme/small-m3", opts()));
+    expect(f.code).toBe("HUB_ERROR");
+    expect(f.message).toMatch(/could not be understood \(SyntaxError/);
+  });
+});

@@ -166,6 +166,10 @@ describe("head files that are not regular files, or too large", () => {
     expect(await invalidAsync(loadStateDict(dir))).toMatch(/is a folder, not a regular file/);
   });
 
+  it("a path that is not a string -> INVALID_ARGUMENT (it threw a TypeError)", async () => {
+    for (const p of [null, 42, ""]) await expect(loadStateDict(p as string)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
   it("a file larger than the heads of the model can be -> MODEL_INVALID before reading it", async () => {
     const big = join(tmp, "big.pt");
     writeFileSync(big, "");

@@ -149,6 +149,15 @@ describe("save and load report the right step and code", () => {
     await index.close();
   });
 
+  it('save("") or load("") -> INVALID_ARGUMENT (it would mean the current directory); so do non-strings and NUL', async () => {
+    const index = await small();
+    for (const dir of ["", "a\0b", 42, null]) {
+      expect((await codeOf(saveIndex(index, dir as string))).code, String(dir)).toBe("INVALID_ARGUMENT");
+      expect((await codeOf(loadIndex(dir as string))).code, String(dir)).toBe("INVALID_ARGUMENT");
+    }
+    await index.close();
+  });
+
   it("makeDirs creates missing levels, accepts existing ones, and refuses a file in the way", async () => {
     const dir = join(root, "mk", "a", "b");
     await makeDirs(dir);
@@ -179,6 +188,14 @@ describe("untyped or silent argument cases", () => {
     expect(f.message).toMatch(/texts\[1\] must be a string; got a hole/);
     const g = await codeOf(emb.embedDocuments(["a", undefined as unknown as string]));
     expect(g.message).toMatch(/texts\[1\] must be a string; got undefined/);
+  });
+
+  it("computeScore with a hole among the pairs -> INVALID_ARGUMENT (it used to return a sparse result)", async () => {
+    const emb = new M3Embeddings({ modelPath: "/nonexistent/model" });
+    // eslint-disable-next-line no-sparse-arrays
+    const f = await codeOf(emb.computeScore([["q", "p"], , ["q", "r"]] as Array<[string, string]>));
+    expect(f.code).toBe("INVALID_ARGUMENT");
+    expect(f.message).toMatch(/pairs\[1\] must be a \[query, passage\] pair of strings; got a hole/);
   });
 
   const badWeights: Array<[string, unknown]> = [

@@ -1,5 +1,6 @@
 /** HTTP with the Hub: file metadata (HEAD), status -> typed errors, bounded retries. */
 import { ErrorCodes, M3Error } from "../errors.js";
+import { ioError } from "./cache.js";
 import type { HubSettings } from "./env.js";
 
 /** What a HEAD on `/{repo}/resolve/{revision}/{path}` tells (huggingface_hub's get_hf_file_metadata). */
@@ -140,8 +141,8 @@ export async function withRetries<T>(s: HubSettings, signal: AbortSignal | undef
   }
 }
 
-/** A network failure (not yet typed) -> HUB_ERROR. */
-export function wrapNetwork(err: unknown): unknown {
+/** A failure not yet typed -> HUB_ERROR (network, unreadable answer) or IO_ERROR (a file operation). */
+export function wrapNetwork(err: unknown): M3Error {
   if (err instanceof M3Error) return err;
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   if (err instanceof RetryableError) {
@@ -155,7 +156,14 @@ export function wrapNetwork(err: unknown): unknown {
       { cause: err },
     );
   }
-  return err;
+  if (typeof (err as NodeJS.ErrnoException | undefined)?.syscall === "string") return ioError(err, "A file operation in the cache");
+  // Anything else is an answer that could not be understood (a listing that is no JSON, ...).
+  return new M3Error(
+    ErrorCodes.HUB_ERROR,
+    `The Hub's answer could not be understood (${(err as Error | undefined)?.name ?? typeof err}: ${e?.message ?? String(err)}). ` +
+      `If HF_ENDPOINT points at a proxy or mirror, check it; else run again later.`,
+    { cause: err },
+  );
 }
 
 /** HEAD of a file: commit, etag, size, download location. Follows relative redirects only (renamed repositories). */

@@ -17,15 +17,43 @@ const VARIANTS: readonly HubVariant[] = ["fp32", "int8", "fp16"];
 /** Folder (inside the graph repository's cache folder, next to `snapshots/`) of composed model folders. */
 export const COMPOSED_FOLDER = "langchain-m3";
 
+/** Half of a UTF-16 surrogate pair on its own: encodeURIComponent throws on it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkArgs(repo: unknown, options: PretrainedOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options must be an object such as { variant: "int8" }; got ${describe(options)}.`);
+  }
   if (typeof repo !== "string" || !/^[\w.-]+(\/[\w.-]+)?$/.test(repo) || repo.split("/").some((p) => p === ".." || p === ".")) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `repo must look like "ORG/NAME" (e.g. "BAAI/bge-m3"); got ${describe(repo)}.`);
   }
   if (options.variant !== undefined && !VARIANTS.includes(options.variant)) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `variant must be one of ${VARIANTS.join(", ")}; got ${describe(options.variant)}.`);
   }
-  if (options.revision !== undefined && (typeof options.revision !== "string" || options.revision === "" || options.revision.includes(".."))) {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `revision must be a branch, tag or commit hash; got ${describe(options.revision)}.`);
+  const rev = options.revision;
+  if (rev !== undefined && (typeof rev !== "string" || rev === "" || rev.length > 256 || rev.includes("..") || LONE_SURROGATE.test(rev) || /[\0-\x1f\x7f]/.test(rev))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `revision must be a branch, tag or commit hash; got ${describe(rev)}.`);
+  }
+  for (const k of ["cacheDir", "endpoint"] as const) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== "string" || v.includes("\0"))) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${k} must be a string; got ${describe(v)}.`);
+    }
+  }
+  if (options.endpoint !== undefined && options.endpoint !== "" && !/^https?:\/\/[^/]/.test(options.endpoint)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `endpoint must be an http(s) URL such as "https://huggingface.co"; got ${describe(options.endpoint)}.`);
+  }
+  for (const k of ["fetch", "onProgress"] as const) {
+    if (options[k] !== undefined && typeof options[k] !== "function") {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${k} must be a function; got ${describe(options[k])}.`);
+    }
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `signal must be an AbortSignal (e.g. AbortSignal.timeout(60_000)); got ${describe(options.signal)}.`);
+  }
+  // A header value: printable ASCII only (anything else would fail inside fetch, or leak odd bytes into a header).
+  if (options.token !== undefined && (typeof options.token !== "string" || !/^[\x21-\x7e]*$/.test(options.token))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `token must be a Hugging Face access token (printable ASCII, e.g. "hf_..."); got ${typeof options.token === "string" ? "a string with other characters" : describe(options.token)}.`);
   }
 }
 

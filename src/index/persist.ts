@@ -15,6 +15,7 @@ import * as fsp from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
 import { makeDirs } from "../util/fs.js";
+import { describe } from "../util/validate.js";
 import type { ModelFingerprint } from "../types.js";
 import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
@@ -58,7 +59,23 @@ const OWN_FILE = /^(?:(?:docs|dense|sparse)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:da
 
 /** Saves `index` into `dir` (created if needed). Concurrent mutations wait for the save. */
 export function saveIndex(index: HybridIndex, dir: string, options: SaveOptions = {}): Promise<void> {
+  try {
+    checkDir(dir, "save");
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return index.serial(() => saveNow(index, dir, options.fs ?? nodeFs));
+}
+
+/** A directory argument: a non-empty path string ("" would silently mean the current directory). */
+function checkDir(dir: unknown, verb: "save" | "load"): void {
+  if (typeof dir !== "string" || dir === "" || dir.includes("\0")) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `The directory to ${verb} must be a non-empty path without NUL characters; got ${describe(dir)}. Pass e.g. "./my-index".`,
+      { details: { dir: typeof dir === "string" ? dir.slice(0, 200) : typeof dir } },
+    );
+  }
 }
 
 async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<void> {
@@ -127,6 +144,7 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
 
 /** Loads the index saved in `dir`. Throws INDEX_CORRUPT or INDEX_MODEL_MISMATCH; never returns a partial index. */
 export async function loadIndex(dir: string, options: LoadOptions = {}): Promise<HybridIndex> {
+  checkDir(dir, "load");
   let text: string;
   try {
     text = await fsp.readFile(join(dir, MANIFEST_NAME), "utf8");

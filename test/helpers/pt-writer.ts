@@ -38,7 +38,7 @@ function pickleInt(n: number): Buffer {
     b.writeInt32LE(n, 1);
     return b;
   }
-  if (Number.isInteger(n)) {
+  if (Number.isInteger(n) && Math.abs(n) < 2 ** 63) {
     const b = Buffer.alloc(10);
     b[0] = 0x8a; // LONG1
     b[1] = 8;

@@ -13,6 +13,7 @@ import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
 import { bfloat16ToFloat32, halfToFloat32 } from "../../math/half.js";
+import { describe } from "../../util/validate.js";
 import { PyGlobal, unpickle } from "./pickle.js";
 import { ZipArchive } from "./zip.js";
 
@@ -125,6 +126,9 @@ const tooLarge = (size: number, limits: StateDictLimits): string =>
  * most `limits.maxFileBytes` is read: a device, FIFO or folder is MODEL_INVALID, not read.
  */
 export async function loadStateDict(path: string, limits: StateDictLimits = headLimits()): Promise<Map<string, FloatTensor>> {
+  if (typeof path !== "string" || path === "") {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The path of a .pt file must be a non-empty string; got ${describe(path)}.`);
+  }
   const name = basename(path);
   let fh: Awaited<ReturnType<typeof open>>;
   try {
