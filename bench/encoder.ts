@@ -18,6 +18,15 @@
  * 2·hidden·ffn) (= 302e6 for BGE-M3: 0.604 GFLOP + attention). Achieved GFLOP/s counts the
  * padded tokens the forward pass really computed; "useful" counts real tokens only. The peak is
  * the best fp32 MatMul onnxruntime does here, measured in the same run on the model's shapes.
+ *
+ * Long inputs (peak memory, not speed), instead of the above:
+ *
+ *   npx tsx bench/encoder.ts --model <full-size model> --long [--long-tokens 8192]
+ *        [--long-batch 4] [--batch-tokens 16384] [--out bench/results/encoder-long.json]
+ *
+ * Two child processes (each its own peak RSS): one text of --long-tokens tokens, then
+ * --long-batch such texts in one encode call, all three outputs, through M3Encoder with the
+ * given batchTokens (the encoder's default 16384 puts two 8192-token texts in one pass).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -26,7 +35,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "tokenizers";
 import { planBatches, padBatch } from "../src/encode/batching.js";
-import { log, machineInfo, now, parseArgs, peakRssMiB, round } from "./lib/machine.js";
+import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB } from "./lib/machine.js";
 import type { MatMulPeak } from "./lib/onnx-matmul.js";
 import { Rng } from "./lib/rng.js";
 // onnxruntime-node is imported lazily: transformers.js bundles another onnxruntime-node version
@@ -257,6 +266,118 @@ function ortVersionOfTransformers(): string {
   }
 }
 
+interface LongResult {
+  texts: number;
+  tokensPerText: number;
+  batchTokens: number;
+  /** Forward passes the encoder planned, and the largest one's texts × padded length. */
+  passes: number;
+  largestPass: string;
+  /** Attention scores of the largest pass: batch × heads × L² float32, in MiB (one layer's [B, heads, L, L] tensor). */
+  attentionScoresMiB: number;
+  loadSeconds: number;
+  rssAfterLoadMiB: number;
+  /** Peak RSS after load (model read, session created, a short warm-up text). */
+  peakAfterLoadMiB: number;
+  seconds: number;
+  /** Peak RSS of the whole process, encode included. */
+  peakRssMiB: number;
+}
+
+/** One encode call of `n` texts of `tokens` tokens each (all outputs), in this process. */
+async function runLong(modelDir: string, threads: number, n: number, tokens: number, batchTokens: number): Promise<LongResult> {
+  const heads = Number((JSON.parse(readFileSync(join(modelDir, "config.json"), "utf8")) as Record<string, number>).num_attention_heads ?? 16);
+  const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
+  const rng = new Rng(8192);
+  const filler = (await tok.encode("w12345")).getIds().length === 3;
+  const texts: string[] = [];
+  const lengths: number[] = [];
+  for (let i = 0; i < n; i++) {
+    // "w<n>" is one token with the padded full-size tokenizer; elsewhere plain words, cut to fit.
+    const words = Array.from({ length: tokens - 2 }, () => (filler ? `w${rng.zipf(200000)}` : PLAIN_WORDS[rng.zipf(PLAIN_WORDS.length)]!));
+    let text = words.join(" ");
+    let len = (await tok.encode(text)).getIds().length;
+    if (len > tokens) {
+      let lo = 1;
+      let hi = words.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if ((await tok.encode(words.slice(0, mid).join(" "))).getIds().length <= tokens) lo = mid;
+        else hi = mid - 1;
+      }
+      text = words.slice(0, lo).join(" ");
+      len = (await tok.encode(text)).getIds().length;
+    }
+    texts.push(text);
+    lengths.push(len);
+  }
+  const { M3Encoder } = await import("../src/encode/encoder.js");
+  const t0 = now();
+  const enc = await M3Encoder.load({ modelPath: modelDir, intraOpNumThreads: threads, batchTokens, maxLength: tokens });
+  await enc.encode(["warm-up"]);
+  const loadSeconds = (now() - t0) / 1000;
+  const rssAfterLoadMiB = rssMiB();
+  const peakAfterLoadMiB = peakRssMiB();
+  const plan = planBatches(lengths, batchTokens, MAX_BATCH);
+  const largest = plan.reduce((a, b) => (b.items.length * b.length > a.items.length * a.length ? b : a));
+  log(`long: ${n} × ${tokens} tokens, batchTokens ${batchTokens}: ${plan.length} passes, largest ${largest.items.length} × ${largest.length}; rss ${rssAfterLoadMiB} MiB after load`);
+  const t1 = now();
+  const out = await enc.encode(texts);
+  const seconds = (now() - t1) / 1000;
+  if (out.length !== n || !out.every((e) => e.dense && e.sparse && e.colbert && e.colbert.tokens > 0)) throw new Error("long: missing outputs");
+  await enc.dispose();
+  return {
+    texts: n,
+    tokensPerText: lengths[0]!,
+    batchTokens,
+    passes: plan.length,
+    largestPass: `${largest.items.length} × ${largest.length}`,
+    attentionScoresMiB: round((largest.items.length * heads * largest.length ** 2 * 4) / 2 ** 20, 0),
+    loadSeconds: round(loadSeconds, 1),
+    rssAfterLoadMiB,
+    peakAfterLoadMiB,
+    seconds: round(seconds, 1),
+    peakRssMiB: peakRssMiB(),
+  };
+}
+
+function spawnResult<T>(label: string, args: string[]): Promise<T> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("exit", (code, signal) => {
+      const line = out.split("\n").find((l) => l.startsWith("@@RESULT "));
+      if (code === 0 && line) res(JSON.parse(line.slice(9)) as T);
+      else rej(new Error(`${label} exited with ${code ?? signal}`));
+    });
+  });
+}
+
+async function mainLong(a: Record<string, string | true>, modelDir: string, threads: number): Promise<void> {
+  const tokens = Number(a["long-tokens"] ?? 8192);
+  const batch = Number(a["long-batch"] ?? 4);
+  const batchTokens = Number(a["batch-tokens"] ?? BATCH_TOKENS);
+  const machine = machineInfo();
+  log(`encoder long-input memory: model ${modelDir}, ${threads} threads, ${tokens} tokens per text, batchTokens ${batchTokens}; ${machine.uptime}`);
+  const runs: Array<LongResult | { texts: number; error: string }> = [];
+  for (const n of batch > 1 ? [1, batch] : [1]) {
+    const args = ["--model", modelDir, "--threads", String(threads), "--long-child", String(n), "--long-tokens", String(tokens), "--batch-tokens", String(batchTokens)];
+    try {
+      const r = await spawnResult<LongResult>(`long ${n}`, args);
+      log(`${n} × ${r.tokensPerText} tokens: ${r.seconds} s, peak RSS ${r.peakRssMiB} MiB (after load ${r.peakAfterLoadMiB} MiB); passes ${r.passes}, largest ${r.largestPass}`);
+      runs.push(r);
+    } catch (err) {
+      log(`${n} × ${tokens} failed: ${(err as Error).message}`);
+      runs.push({ texts: n, error: (err as Error).message });
+    }
+  }
+  const outFile = String(a.out ?? "bench/results/encoder-long.json");
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify({ kind: "encoder-long", machine, machineAtEnd: { uptime: machineInfo().uptime }, model: { dir: modelDir, ...readShape(modelDir) }, threads, runs }, null, 1) + "\n");
+  log(`wrote ${outFile}`);
+}
+
 function child(variant: Variant, args: string[]): Promise<VariantResult> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, "--variant", variant], {
@@ -281,6 +402,12 @@ async function main(): Promise<void> {
     passages: Number(a.passages ?? 12),
     mixed: Number(a.mixed ?? 40),
   };
+  if (typeof a["long-child"] === "string") {
+    const r = await runLong(modelDir, threads, Number(a["long-child"]), Number(a["long-tokens"] ?? 8192), Number(a["batch-tokens"] ?? BATCH_TOKENS));
+    process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  if (a.long === true) return mainLong(a, modelDir, threads);
   if (typeof a.variant === "string") {
     const r = await runVariant(a.variant as Variant, modelDir, threads, counts);
     process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);

@@ -24,7 +24,7 @@ export const ErrorCodes = {
   INDEX_MODEL_MISMATCH: "INDEX_MODEL_MISMATCH",
   /** Writing an index (or a download) to disk failed; what was there before is intact. */
   IO_ERROR: "IO_ERROR",
-  /** A document id is unknown. */
+  /** A document id is unknown, or an index directory to load does not exist. */
   NOT_FOUND: "NOT_FOUND",
   /** A download from the Hugging Face Hub failed (network, HTTP status, checksum). */
   HUB_ERROR: "HUB_ERROR",

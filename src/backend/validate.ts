@@ -14,12 +14,99 @@ export function checkId(id: unknown, where: string): string {
   return id;
 }
 
+/** Deepest nesting of objects and arrays a document's metadata may have. */
+export const MAX_METADATA_DEPTH = 32;
+
+/**
+ * Metadata is stored (and saved) as JSON, and must be JSON data: plain objects, arrays, strings,
+ * finite numbers, booleans and null, at most MAX_METADATA_DEPTH levels deep, without cycles.
+ * Two conveniences, as JSON.stringify does them: a Date becomes its ISO string, and a property
+ * whose value is undefined is left out. Anything JSON would change or drop (functions, symbols,
+ * BigInt, NaN / ±Infinity, Map, Set, typed arrays, class instances, undefined in an array,
+ * symbol keys) and anything it cannot hold (cycles, deeper nesting) is INVALID_ARGUMENT naming
+ * the key path. Returns the JSON copy, so what search returns is what a saved index returns.
+ */
 export function checkMetadata(m: unknown, where: string): Record<string, unknown> {
   if (m === undefined || m === null) return {};
-  if (typeof m !== "object" || Array.isArray(m) || ArrayBuffer.isView(m)) {
-    throw invalid(`${where} must be a plain object; got ${describe(m)}. Wrap values in an object, e.g. { source: "..." }.`);
+  if (typeof m !== "object" || Array.isArray(m) || ArrayBuffer.isView(m) || !isPlainObject(m)) {
+    throw invalid(`${where} must be a plain object; got ${describeValue(m)}. Wrap values in an object, e.g. { source: "..." }.`);
   }
-  return { ...(m as Record<string, unknown>) };
+  return jsonCopy(m, where, 0, new Set()) as Record<string, unknown>;
+}
+
+const isPlainObject = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+const describeValue = (v: unknown): string => {
+  if (typeof v === "object" && v !== null) {
+    const name = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    if (name !== undefined && name !== "Object" && name !== "Array") return `a ${name}`;
+  }
+  if (typeof v === "bigint") return `the BigInt ${v}n`;
+  if (typeof v === "symbol") return "a symbol";
+  if (typeof v === "function") return "a function";
+  return describe(v);
+};
+
+const keyPath = (path: string, key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+
+const notJson = (path: string, v: unknown, what: string): M3Error =>
+  invalid(
+    `${path} is ${describeValue(v)}, which ${what}. Metadata is stored as JSON: use strings, finite numbers, booleans, null, ` +
+      `plain objects and arrays (a Date is stored as its ISO string).`,
+    { path },
+  );
+
+function jsonCopy(v: unknown, path: string, depth: number, parents: Set<object>): unknown {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return v;
+    case "number":
+      if (!Number.isFinite(v)) throw notJson(path, v, "JSON cannot hold (it would be saved as null)");
+      return v;
+    case "bigint":
+      throw notJson(path, v, "JSON cannot hold; store it as a string or a number");
+    case "undefined":
+      throw notJson(path, v, "JSON cannot hold in an array (it would be saved as null)");
+    case "function":
+    case "symbol":
+      throw notJson(path, v, "JSON cannot hold (it would be dropped)");
+  }
+  if (v === null) return null;
+  const o = v as object;
+  if (o instanceof Date) {
+    if (Number.isNaN(o.getTime())) throw notJson(path, o, "is an invalid Date (it would be saved as null)");
+    return o.toISOString();
+  }
+  if (parents.has(o)) throw notJson(path, o, "refers back to an object that contains it (a cycle), which JSON cannot hold");
+  if (depth >= MAX_METADATA_DEPTH) {
+    throw invalid(`${path} is nested more than ${MAX_METADATA_DEPTH} levels deep; flatten the metadata (at most ${MAX_METADATA_DEPTH} levels of objects and arrays).`, { path });
+  }
+  parents.add(o);
+  try {
+    if (Array.isArray(o)) {
+      const out: unknown[] = [];
+      for (let i = 0; i < o.length; i++) out.push(jsonCopy(o[i], `${path}[${i}]`, depth + 1, parents));
+      return out;
+    }
+    if (!isPlainObject(o)) throw notJson(path, o, "JSON would not keep (it is not a plain object or array)");
+    if (Object.getOwnPropertySymbols(o).some((k) => Object.prototype.propertyIsEnumerable.call(o, k))) {
+      throw notJson(path, o, "has symbol keys, which JSON drops");
+    }
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(o)) {
+      const x = (o as Record<string, unknown>)[key];
+      if (x === undefined) continue; // as JSON.stringify: an undefined property is absent
+      // defineProperty: a "__proto__" key stays an own property, as JSON.parse makes it.
+      Object.defineProperty(out, key, { value: jsonCopy(x, keyPath(path, key), depth + 1, parents), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  } finally {
+    parents.delete(o);
+  }
 }
 
 /** A dense vector of exactly `dim` finite floats. */

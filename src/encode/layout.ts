@@ -98,7 +98,7 @@ export async function findModelFiles(dir: string, variant: ModelVariant): Promis
       { details: { dir, found } },
     );
   }
-  return {
+  const found: ModelFiles = {
     dir,
     graph: g,
     tokenizer,
@@ -106,6 +106,36 @@ export async function findModelFiles(dir: string, variant: ModelVariant): Promis
     sparsePt: await firstExisting(near.map((d) => join(d, "sparse_linear.pt"))),
     colbertPt: await firstExisting(near.map((d) => join(d, "colbert_linear.pt"))),
   };
+  // Every file must be a regular file (a symlink to one is fine): a device or FIFO would be read forever.
+  // The .pt heads are bounded by the hidden size later (loadStateDict).
+  await checkRegularFile(g);
+  await checkRegularFile(tokenizer, MAX_TOKENIZER_BYTES);
+  if (found.config !== undefined) await checkRegularFile(found.config, MAX_CONFIG_BYTES);
+  return found;
+}
+
+/** tokenizer.json of BGE-M3 is 17 MB. */
+export const MAX_TOKENIZER_BYTES = 128 * 1024 * 1024;
+/** config.json is a few hundred bytes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** MODEL_INVALID unless `path` is a regular file of at most `maxBytes`. */
+export async function checkRegularFile(path: string, maxBytes?: number): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st !== undefined && !st.isFile()) {
+    throw new M3Error(
+      ErrorCodes.MODEL_INVALID,
+      `${path} is not a regular file (${st.isDirectory() ? "a folder" : "a device, FIFO or socket"}); replace it with the file from the model's repository.`,
+      { details: { file: path } },
+    );
+  }
+  if (st !== undefined && maxBytes !== undefined && st.size > maxBytes) {
+    throw new M3Error(
+      ErrorCodes.MODEL_INVALID,
+      `${path} is ${st.size} bytes, more than the ${maxBytes} such a file can be; replace it with the file from the model's repository.`,
+      { details: { file: path, size: st.size, max: maxBytes } },
+    );
+  }
 }
 
 /** The layout a graph belongs to, from its output names; undefined when it matches none. */

@@ -9,7 +9,7 @@ import { M3Tokenizer } from "../tokenize/tokenizer.js";
 import { buildHeadGraph, headsFromStateDicts } from "./onnx/head-graph.js";
 import { HIDDEN_OUTPUT, THREE_HEAD_OUTPUTS, classifyOutputs, findModelFiles, requireHeads, unknownGraph, type LayoutKind } from "./layout.js";
 import { MAX_TOKENS, type ModelVariant, type ResolvedEncoderOptions } from "./options.js";
-import { loadStateDict } from "./pt/state-dict.js";
+import { headLimits, loadStateDict } from "./pt/state-dict.js";
 import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
 import { createSession, inputTypes, outputLastDim, sessionOptions, type Session } from "./session.js";
 
@@ -75,8 +75,10 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     checkInputs(session, files.graph);
     if (kind === "encoder-only") {
       const pts = await requireHeads(files);
-      const [sp, cb] = await Promise.all([loadStateDict(pts.sparsePt), loadStateDict(pts.colbertPt)]);
       hidden = num(config.hidden_size) ?? outputLastDim(session, HIDDEN_OUTPUT);
+      // The head files are checked against the hidden size (shapes, file size) before anything is allocated.
+      const limits = headLimits(hidden);
+      const [sp, cb] = await Promise.all([loadStateDict(pts.sparsePt, limits), loadStateDict(pts.colbertPt, limits)]);
       const heads = headsFromStateDicts(sp, cb, hidden, { sparse: basename(pts.sparsePt), colbert: basename(pts.colbertPt) });
       hidden = heads.hidden;
       const [both, sparseOnly] = await Promise.all([

@@ -5,17 +5,38 @@
  * the commit hash without a newline.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { lstat, readFile, readdir, readlink, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
+import { makeDirs } from "../util/fs.js";
 
 export const repoFolderName = (repo: string): string => ["models", ...repo.split("/")].join("--");
-export const storageFolder = (cacheDir: string, repo: string): string => join(cacheDir, repoFolderName(repo));
-export const blobPath = (storage: string, etag: string): string => join(storage, "blobs", etag);
-export const snapshotDir = (storage: string, commit: string): string => join(storage, "snapshots", commit);
+
+/**
+ * `parts` joined onto `base`, refused (HUB_ERROR) unless the result lies strictly inside `base`:
+ * every path the cache writes goes through here, so no etag, file name or revision a server
+ * sends can point a write outside the cache.
+ */
+export function inside(base: string, ...parts: string[]): string {
+  const p = join(base, ...parts);
+  const rel = relative(base, p);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new M3Error(
+      ErrorCodes.HUB_ERROR,
+      `Refusing the cache path ${JSON.stringify(parts.join("/").slice(0, 200))}: it does not stay inside ${base}. ` +
+        `A Hub answer (etag, file name) or the revision names a path outside the cache; check HF_ENDPOINT and the revision.`,
+      { details: { base, parts } },
+    );
+  }
+  return p;
+}
+
+export const storageFolder = (cacheDir: string, repo: string): string => inside(cacheDir, repoFolderName(repo));
+export const blobPath = (storage: string, etag: string): string => inside(join(storage, "blobs"), etag);
+export const snapshotDir = (storage: string, commit: string): string => inside(join(storage, "snapshots"), commit);
 export const pointerPath = (storage: string, commit: string, file: string): string =>
-  join(snapshotDir(storage, commit), ...file.split("/"));
-export const refPath = (storage: string, revision: string): string => join(storage, "refs", ...revision.split("/"));
+  inside(snapshotDir(storage, commit), ...file.split("/"));
+export const refPath = (storage: string, revision: string): string => inside(join(storage, "refs"), ...revision.split("/"));
 
 export const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
 
@@ -51,7 +72,7 @@ export async function writeRef(storage: string, revision: string, commit: string
   const current = await readFile(p, "utf8").catch(() => undefined);
   if (current === commit) return;
   try {
-    await mkdir(dirname(p), { recursive: true });
+    await makeDirs(dirname(p));
     const tmp = tmpName(p);
     await writeFile(tmp, commit);
     await rename(tmp, p);
@@ -63,7 +84,7 @@ export async function writeRef(storage: string, revision: string, commit: string
 /** Creates (or replaces) `link` as a relative symlink to `target`, atomically (temp link + rename). */
 export async function linkRelative(target: string, link: string): Promise<void> {
   try {
-    await mkdir(dirname(link), { recursive: true });
+    await makeDirs(dirname(link));
     const rel = relative(dirname(link), target).split(sep).join("/");
     const cur = await lstat(link).catch(() => undefined);
     if (cur?.isSymbolicLink() && (await exists(link))) {

@@ -5,14 +5,15 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, stat, truncate, unlink } from "node:fs/promises";
+import { rename, stat, truncate, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ErrorCodes, M3Error } from "../errors.js";
+import { makeDirs } from "../util/fs.js";
 import { blobPath, exists, ioError } from "./cache.js";
 import type { HubSettings } from "./env.js";
-import { type FileMetadata, RetryableError, type Target, authHeaders, resolveUrl, statusError, withRetries } from "./http.js";
+import { type FileMetadata, RetryableError, type Target, hubFetch, resolveUrl, statusError, withRetries } from "./http.js";
 import type { ProgressTracker } from "./progress.js";
 
 const inflight = new Map<string, Promise<void>>();
@@ -50,7 +51,7 @@ async function fetchBlob(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const incomplete = `${blob}.incomplete`;
-  await mkdir(dirname(blob), { recursive: true }).catch((err: unknown) => {
+  await makeDirs(dirname(blob)).catch((err: unknown) => {
     throw ioError(err, `Creating ${dirname(blob)}`);
   });
   let counted = 0;
@@ -70,10 +71,10 @@ async function fetchBlob(
     // First try the location the HEAD gave (the CDN for LFS files); a retry asks the Hub again,
     // since signed CDN URLs expire.
     const url = attempt++ === 0 ? meta.location : resolveUrl(s.endpoint, t);
-    const sameOrigin = new URL(url).origin === new URL(s.endpoint).origin;
-    const headers: Record<string, string> = { "Accept-Encoding": "identity", ...(sameOrigin ? authHeaders(s) : {}) };
+    const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (have > 0) headers["Range"] = `bytes=${have}-`;
-    const res = await s.fetch(url, { headers, signal: signal ?? null, redirect: "follow" });
+    // hubFetch follows redirects itself and sends the token only to the endpoint's origin.
+    const res = await hubFetch(s, url, { headers, signal: signal ?? null });
     if (res.status === 416) {
       await truncate(incomplete, 0);
       throw new RetryableError(`The server refused to resume ${t.path} at byte ${have}.`);
@@ -132,15 +133,20 @@ async function fetchBlob(
   tracker.advance(t.repo, t.path, 0, meta.size ?? (await sizeOf(blob)), meta.size, true);
 }
 
-/** sha256 (LFS/Xet etag) or git blob sha1 (regular file etag) of the downloaded bytes against the etag. */
+/**
+ * sha256 (64-hex etag: LFS/Xet) or git blob sha1 (40-hex etag: regular files) of the downloaded
+ * bytes against the etag. fileMetadata accepts no other etag, so every blob is verified.
+ */
 async function verify(t: Target, meta: FileMetadata, file: string): Promise<void> {
   let algo: "sha256" | "sha1";
   let prefix: Buffer | undefined;
   if (/^[0-9a-f]{64}$/.test(meta.etag)) algo = "sha256";
-  else if (!meta.lfs && /^[0-9a-f]{40}$/.test(meta.etag)) {
+  else if (/^[0-9a-f]{40}$/.test(meta.etag)) {
     algo = "sha1";
     prefix = Buffer.from(`blob ${await sizeOf(file)}\0`);
-  } else return; // An etag that is no content hash: the size check is all we can do.
+  } else {
+    throw new M3Error(ErrorCodes.HUB_ERROR, `${t.path} from ${t.repo} has the etag ${JSON.stringify(meta.etag)}, which is no content hash; it cannot be verified.`);
+  }
   const hash = createHash(algo);
   if (prefix !== undefined) hash.update(prefix);
   try {

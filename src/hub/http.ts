@@ -1,5 +1,6 @@
 /** HTTP with the Hub: file metadata (HEAD), status -> typed errors, bounded retries. */
 import { ErrorCodes, M3Error } from "../errors.js";
+import { ioError } from "./cache.js";
 import type { HubSettings } from "./env.js";
 
 /** What a HEAD on `/{repo}/resolve/{revision}/{path}` tells (huggingface_hub's get_hf_file_metadata). */
@@ -25,8 +26,50 @@ export const resolveUrl = (endpoint: string, t: Target): string =>
 
 export const normalizeEtag = (etag: string): string => etag.replace(/^W\//, "").replace(/^"|"$/g, "");
 
-export const authHeaders = (s: HubSettings): Record<string, string> =>
-  s.token === undefined ? {} : { Authorization: `Bearer ${s.token}` };
+/** A 40-hex git blob id (regular files) or a 64-hex sha256 (LFS / Xet files): the only etags the cache accepts. */
+export const ETAG_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** True when `url` is on the endpoint's origin (scheme, host and port). */
+export const sameOrigin = (s: HubSettings, url: string): boolean => {
+  try {
+    return new URL(url).origin === new URL(s.endpoint).origin;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The Authorization header for a request to `url`: only on the endpoint's origin. The token is
+ * never sent to a CDN, to another host a redirect or a `Link: rel="next"` points at.
+ */
+export const authHeaders = (s: HubSettings, url: string): Record<string, string> =>
+  s.token === undefined || !sameOrigin(s, url) ? {} : { Authorization: `Bearer ${s.token}` };
+
+const MAX_REDIRECTS = 10;
+
+/**
+ * `s.fetch` that follows redirects itself, so the token goes only to the endpoint's origin on
+ * every hop (whatever the fetch implementation does with headers on redirects).
+ */
+export async function hubFetch(s: HubSettings, url: string, init: RequestInit = {}): Promise<Response> {
+  let method = init.method ?? "GET";
+  let body = init.body;
+  for (let hop = 0; ; hop++) {
+    const headers = new Headers(init.headers);
+    headers.delete("authorization");
+    for (const [k, v] of Object.entries(authHeaders(s, url))) headers.set(k, v);
+    const res = await s.fetch(url, { ...init, method, body: body ?? null, headers, redirect: "manual" });
+    const loc = res.headers.get("location");
+    if (res.status < 300 || res.status >= 400 || loc === null || init.redirect === "manual") return res;
+    await res.body?.cancel().catch(() => undefined);
+    if (hop >= MAX_REDIRECTS) throw new M3Error(ErrorCodes.HUB_ERROR, `Too many redirects from ${url} (more than ${MAX_REDIRECTS}).`);
+    url = new URL(loc, url).toString();
+    if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+      method = "GET";
+      body = undefined;
+    }
+  }
+}
 
 /** An error for a non-OK Hub answer, naming the repository, revision and file. */
 export function statusError(status: number, t: Target, errorCode?: string | null): M3Error {
@@ -98,8 +141,8 @@ export async function withRetries<T>(s: HubSettings, signal: AbortSignal | undef
   }
 }
 
-/** A network failure (not yet typed) -> HUB_ERROR. */
-export function wrapNetwork(err: unknown): unknown {
+/** A failure not yet typed -> HUB_ERROR (network, unreadable answer) or IO_ERROR (a file operation). */
+export function wrapNetwork(err: unknown): M3Error {
   if (err instanceof M3Error) return err;
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   if (err instanceof RetryableError) {
@@ -113,7 +156,14 @@ export function wrapNetwork(err: unknown): unknown {
       { cause: err },
     );
   }
-  return err;
+  if (typeof (err as NodeJS.ErrnoException | undefined)?.syscall === "string") return ioError(err, "A file operation in the cache");
+  // Anything else is an answer that could not be understood (a listing that is no JSON, ...).
+  return new M3Error(
+    ErrorCodes.HUB_ERROR,
+    `The Hub's answer could not be understood (${(err as Error | undefined)?.name ?? typeof err}: ${e?.message ?? String(err)}). ` +
+      `If HF_ENDPOINT points at a proxy or mirror, check it; else run again later.`,
+    { cause: err },
+  );
 }
 
 /** HEAD of a file: commit, etag, size, download location. Follows relative redirects only (renamed repositories). */
@@ -124,11 +174,13 @@ export async function fileMetadata(s: HubSettings, t: Target, signal?: AbortSign
       const res = await s.fetch(url, {
         method: "HEAD",
         redirect: "manual",
-        headers: { ...authHeaders(s), "Accept-Encoding": "identity" },
+        headers: { ...authHeaders(s, url), "Accept-Encoding": "identity" },
         signal: signal ?? null,
       });
       const loc = res.headers.get("location");
-      if (res.status >= 300 && res.status < 400 && loc !== null && loc.startsWith("/")) {
+      // Relative redirects (renamed repositories) are followed; an absolute one is where the bytes are (a CDN).
+      // "//host/..." is absolute: it would carry the token to another origin.
+      if (res.status >= 300 && res.status < 400 && loc !== null && loc.startsWith("/") && !loc.startsWith("//")) {
         url = new URL(loc, url).toString();
         continue;
       }
@@ -143,10 +195,20 @@ export async function fileMetadata(s: HubSettings, t: Target, signal?: AbortSign
           { details: { url } },
         );
       }
+      const normalized = normalizeEtag(etag);
+      if (!ETAG_RE.test(normalized)) {
+        throw new M3Error(
+          ErrorCodes.HUB_ERROR,
+          `The server at ${s.endpoint} sent the ${linked !== null ? "X-Linked-Etag" : "ETag"} ${JSON.stringify(etag.slice(0, 80))} for ` +
+            `${t.path} in ${t.repo}; a Hugging Face Hub sends a 40-hex git blob id or a 64-hex sha256. Nothing was written. ` +
+            `Check HF_ENDPOINT (a proxy or mirror is altering the answers).`,
+          { details: { url, etag: etag.slice(0, 200) } },
+        );
+      }
       const sizeText = res.headers.get("x-linked-size") ?? res.headers.get("content-length");
       return {
         commit,
-        etag: normalizeEtag(etag),
+        etag: normalized,
         lfs: linked !== null,
         size: sizeText === null ? undefined : Number(sizeText),
         location: loc === null ? url : new URL(loc, url).toString(),

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { listFiles } from "@huggingface/hub";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { describe } from "../util/validate.js";
-import { exists, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir, storageFolder, writeRef } from "./cache.js";
+import { blobPath, exists, inside, linkRelative, listFilesUnder, pointerPath, readRef, snapshotDir, storageFolder, writeRef } from "./cache.js";
 import { ensureBlob } from "./download.js";
 import { COMMIT_RE, DEFAULT_REPO, type HubSettings, settingsFrom } from "./env.js";
-import { type FileMetadata, abortedError, fileMetadata, statusError, withRetries, wrapNetwork } from "./http.js";
+import { type FileMetadata, abortedError, fileMetadata, hubFetch, statusError, withRetries, wrapNetwork } from "./http.js";
 import { graphFileLocations } from "./onnx-refs.js";
 import { type FilePick, type Plan, type TreeSource, planFiles, sidecarsFromRefs } from "./plan.js";
 import { ProgressTracker } from "./progress.js";
@@ -17,15 +17,43 @@ const VARIANTS: readonly HubVariant[] = ["fp32", "int8", "fp16"];
 /** Folder (inside the graph repository's cache folder, next to `snapshots/`) of composed model folders. */
 export const COMPOSED_FOLDER = "langchain-m3";
 
+/** Half of a UTF-16 surrogate pair on its own: encodeURIComponent throws on it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkArgs(repo: unknown, options: PretrainedOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options must be an object such as { variant: "int8" }; got ${describe(options)}.`);
+  }
   if (typeof repo !== "string" || !/^[\w.-]+(\/[\w.-]+)?$/.test(repo) || repo.split("/").some((p) => p === ".." || p === ".")) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `repo must look like "ORG/NAME" (e.g. "BAAI/bge-m3"); got ${describe(repo)}.`);
   }
   if (options.variant !== undefined && !VARIANTS.includes(options.variant)) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `variant must be one of ${VARIANTS.join(", ")}; got ${describe(options.variant)}.`);
   }
-  if (options.revision !== undefined && (typeof options.revision !== "string" || options.revision === "" || options.revision.includes(".."))) {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `revision must be a branch, tag or commit hash; got ${describe(options.revision)}.`);
+  const rev = options.revision;
+  if (rev !== undefined && (typeof rev !== "string" || rev === "" || rev.length > 256 || rev.includes("..") || LONE_SURROGATE.test(rev) || /[\0-\x1f\x7f]/.test(rev))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `revision must be a branch, tag or commit hash; got ${describe(rev)}.`);
+  }
+  for (const k of ["cacheDir", "endpoint"] as const) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== "string" || v.includes("\0"))) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${k} must be a string; got ${describe(v)}.`);
+    }
+  }
+  if (options.endpoint !== undefined && options.endpoint !== "" && !/^https?:\/\/[^/]/.test(options.endpoint)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `endpoint must be an http(s) URL such as "https://huggingface.co"; got ${describe(options.endpoint)}.`);
+  }
+  for (const k of ["fetch", "onProgress"] as const) {
+    if (options[k] !== undefined && typeof options[k] !== "function") {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${k} must be a function; got ${describe(options[k])}.`);
+    }
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `signal must be an AbortSignal (e.g. AbortSignal.timeout(60_000)); got ${describe(options.signal)}.`);
+  }
+  // A header value: printable ASCII only (anything else would fail inside fetch, or leak odd bytes into a header).
+  if (options.token !== undefined && (typeof options.token !== "string" || !/^[\x21-\x7e]*$/.test(options.token))) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `token must be a Hugging Face access token (printable ASCII, e.g. "hf_..."); got ${typeof options.token === "string" ? "a string with other characters" : describe(options.token)}.`);
   }
 }
 
@@ -42,12 +70,10 @@ function cacheTree(s: HubSettings): TreeSource {
 /** The Hub's tree listing (through @huggingface/hub's listFiles), by repo@revision. */
 function hubTree(s: HubSettings, signal: AbortSignal | undefined): TreeSource {
   let hubErrorCode: string | null = null;
+  // The listing follows `Link: rel="next"` wherever it points: hubFetch sends the token only to the endpoint's origin.
   const authFetch: typeof fetch = async (input, init) => {
-    const res = await s.fetch(input, {
-      ...init,
-      signal: signal ?? null,
-      headers: { ...(init?.headers as Record<string, string> | undefined), ...(s.token ? { Authorization: `Bearer ${s.token}` } : {}) },
-    });
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    const res = await hubFetch(s, url, { ...init, signal: signal ?? null });
     hubErrorCode = res.headers.get("x-error-code");
     return res;
   };
@@ -77,7 +103,7 @@ async function folderFor(s: HubSettings, plan: Plan, commits: Map<string, string
   const dir = join(graphStorage, COMPOSED_FOLDER, `${plan.variant}-${createHash("sha256").update(key).digest("hex").slice(0, 16)}`);
   for (const p of plan.picks) {
     const target = pointerPath(storageFolder(s.cacheDir, p.repo), commits.get(p.repo) as string, p.path);
-    await linkRelative(target, join(dir, ...p.path.split("/")));
+    await linkRelative(target, inside(dir, ...p.path.split("/")));
   }
   return dir;
 }
@@ -133,7 +159,7 @@ async function fromHub(s: HubSettings, repo: string, revision: string, variant: 
   const storageOf = (p: FilePick): string => storageFolder(s.cacheDir, p.repo);
   const missingBytes = async (p: FilePick): Promise<number> => {
     const meta = metas.get(key(p)) as FileMetadata;
-    return (await exists(join(storageOf(p), "blobs", meta.etag))) ? 0 : (meta.size ?? 0);
+    return (await exists(blobPath(storageOf(p), meta.etag))) ? 0 : (meta.size ?? 0);
   };
   const head = async (p: FilePick): Promise<void> => {
     if (metas.has(key(p))) return;

@@ -14,6 +14,8 @@
 import * as fsp from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
+import { makeDirs } from "../util/fs.js";
+import { describe } from "../util/validate.js";
 import type { ModelFingerprint } from "../types.js";
 import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
@@ -57,28 +59,47 @@ const OWN_FILE = /^(?:(?:docs|dense|sparse)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:da
 
 /** Saves `index` into `dir` (created if needed). Concurrent mutations wait for the save. */
 export function saveIndex(index: HybridIndex, dir: string, options: SaveOptions = {}): Promise<void> {
+  try {
+    checkDir(dir, "save");
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return index.serial(() => saveNow(index, dir, options.fs ?? nodeFs));
+}
+
+/** A directory argument: a non-empty path string ("" would silently mean the current directory). */
+function checkDir(dir: unknown, verb: "save" | "load"): void {
+  if (typeof dir !== "string" || dir === "" || dir.includes("\0")) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `The directory to ${verb} must be a non-empty path without NUL characters; got ${describe(dir)}. Pass e.g. "./my-index".`,
+      { details: { dir: typeof dir === "string" ? dir.slice(0, 200) : typeof dir } },
+    );
+  }
 }
 
 async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<void> {
   index.checkOpen();
-  let step = "preparing the directory";
+  let step = "creating the directory";
   try {
-    await fsp.mkdir(dir, { recursive: true });
+    await makeDirs(dir);
+    step = "reading the previous manifest";
     const previous = await readManifestQuietly(dir);
     const gen = Math.max(index.generation, previous?.generation ?? 0) + 1;
     index.generation = gen; // never re-use a generation's names, even after a failed save
     const slots = index.docs.slotCount;
     const files: ManifestFile[] = [];
     const bySlot: (IndexedDocument | undefined)[] = Array.from({ length: slots }, (_, s) => index.docs.at(s));
-    const write = async (role: FileRole, name: string, data: Uint8Array) => {
+    const write = async (role: FileRole, name: string, encode: () => Uint8Array) => {
+      step = `encoding ${name}`;
+      const data = encode();
       step = `writing ${name}`;
       await fs.writeFile(join(dir, name), data);
       files.push({ role, name, size: data.byteLength, sha256: sha256(data) });
     };
-    await write("docs", `docs-g${gen}.bin`, encodeDocs(bySlot));
-    await write("dense-vectors", `dense-g${gen}.f32`, encodeDense(index.dense.flat(slots), slots, index.denseDim));
-    await write("sparse", `sparse-g${gen}.bin`, encodeSparse(bySlot.map((_, s) => index.sparse.vector(s)), slots));
+    await write("docs", `docs-g${gen}.bin`, () => encodeDocs(bySlot));
+    await write("dense-vectors", `dense-g${gen}.f32`, () => encodeDense(index.dense.flat(slots), slots, index.denseDim));
+    await write("sparse", `sparse-g${gen}.bin`, () => encodeSparse(bySlot.map((_, s) => index.sparse.vector(s)), slots));
     const graph = `dense-g${gen}.hnsw`;
     step = `writing ${graph}`;
     await index.dense.writeGraph(join(dir, graph));
@@ -124,10 +145,19 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
 
 /** Loads the index saved in `dir`. Throws INDEX_CORRUPT or INDEX_MODEL_MISMATCH; never returns a partial index. */
 export async function loadIndex(dir: string, options: LoadOptions = {}): Promise<HybridIndex> {
+  checkDir(dir, "load");
   let text: string;
   try {
     text = await fsp.readFile(join(dir, MANIFEST_NAME), "utf8");
   } catch (err) {
+    const st = await fsp.stat(dir).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) {
+      throw new M3Error(
+        ErrorCodes.NOT_FOUND,
+        `No index directory at ${dir} (${st === undefined ? "it does not exist" : "it is not a directory"}). Pass the directory an index was saved to, or create and save one first.`,
+        { cause: err, details: { dir } },
+      );
+    }
     throw new M3Error(ErrorCodes.INDEX_CORRUPT, `No readable ${MANIFEST_NAME} in ${dir} (${(err as Error).message}). Pass the directory an index was saved to.`, { cause: err, details: { dir } });
   }
   const m = parseManifest(text, dir);

@@ -99,13 +99,15 @@ export class M3Embeddings extends Embeddings implements M3EncoderLike {
     options: Pick<EncodeOptions, "maxLength"> = {},
   ): Promise<PairScores[]> {
     if (!Array.isArray(pairs)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `pairs must be an array of [query, passage]; got ${describe(pairs)}.`);
-    pairs.forEach((p, i) => {
+    // A plain loop: forEach would skip the holes of a sparse array.
+    for (let i = 0; i < pairs.length; i++) {
+      const p: unknown = pairs[i];
       if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "string") {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `pairs[${i}] must be a [query, passage] pair of strings; got ${describe(p)}.`, {
+        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `pairs[${i}] must be a [query, passage] pair of strings; got ${i in pairs ? describe(p) : "a hole"}.`, {
           details: { index: i },
         });
       }
-    });
+    }
     for (const k of ["dense", "sparse", "colbert"] as const) checkNumber(`weights.${k}`, weights?.[k], 0, Number.MAX_VALUE);
     const texts = [...new Set(pairs.flat())];
     const enc = await this.encoder.encode(texts, { maxLength: options.maxLength });

@@ -63,7 +63,7 @@ export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `modes must be a non-empty array of "dense", "sparse", "colbert"; got ${JSON.stringify(rawModes)}.`);
   }
   const modes = new Set(rawModes as SearchMode[]);
-  const w = o?.weights;
+  const w = checkWeights(o?.weights);
   const weights: ModeWeights = {
     dense: checkNumber("weights.dense", w?.dense ?? DEFAULT_WEIGHTS.dense, 0, 1e9),
     sparse: checkNumber("weights.sparse", w?.sparse ?? DEFAULT_WEIGHTS.sparse, 0, 1e9),
@@ -78,4 +78,23 @@ export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
   }
   const rrfK = checkNumber("rrfK", o?.rrfK ?? SEARCH_DEFAULTS.rrfK, 0, 1e9);
   return { k, candidates, weights, filter: parseFilter(o?.filter), modes, fusion, rrfK };
+}
+
+const WEIGHT_KEYS: readonly string[] = ["dense", "sparse", "colbert"];
+
+/** `weights` must be undefined or a plain object of the three modes' weights (a missing one takes its default). */
+function checkWeights(w: unknown): Partial<ModeWeights> | undefined {
+  if (w === undefined) return undefined;
+  const proto = typeof w === "object" && w !== null ? Object.getPrototypeOf(w) : undefined;
+  if (typeof w !== "object" || w === null || Array.isArray(w) || (proto !== Object.prototype && proto !== null)) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `weights must be an object such as { dense: 0.4, sparse: 0.2, colbert: 0.4 } (omit it for the defaults); got ${describe(w)}.`,
+    );
+  }
+  const unknown = Object.keys(w).filter((k) => !WEIGHT_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `weights has unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(", ")}; use dense, sparse and colbert.`);
+  }
+  return w as Partial<ModeWeights>;
 }

@@ -29,15 +29,17 @@ export function checkTexts(name: string, texts: unknown): string[] {
   if (!Array.isArray(texts)) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${name} must be an array of strings; got ${describe(texts)}.`);
   }
-  texts.forEach((t, i) => {
+  // A plain loop, not forEach: forEach skips the holes of a sparse array (["a", , "b"]).
+  for (let i = 0; i < texts.length; i++) {
+    const t: unknown = texts[i];
     if (typeof t !== "string") {
       throw new M3Error(
         ErrorCodes.INVALID_ARGUMENT,
-        `${name}[${i}] must be a string; got ${describe(t)}. Convert or drop non-string entries before encoding.`,
+        `${name}[${i}] must be a string; got ${i in texts ? describe(t) : "a hole (an empty slot of a sparse array)"}. Convert or drop non-string entries before encoding.`,
         { details: { index: i } },
       );
     }
-  });
+  }
   return texts as string[];
 }
 

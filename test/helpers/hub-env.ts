@@ -72,6 +72,8 @@ export function useMockHub({ cachePrefix, bgeRepos = true, setup, scope = "test"
       await makeCache();
       hub.log.length = 0;
       hub.faults = [];
+      hub.rewriteHeaders = undefined;
+      hub.pageSize = 1000;
     });
     afterEach(async () => {
       vi.unstubAllEnvs();

@@ -56,6 +56,8 @@ export class MockHub {
   faults: Fault[] = [];
   /** Entries per page of the tree listing. */
   pageSize = 1000;
+  /** A hostile or broken hub: edits the headers of every answer before they are sent; may return another status. */
+  rewriteHeaders: ((r: LoggedRequest, status: number, headers: Record<string, string>) => number | void) | undefined;
   private server: Server | undefined;
   private idle: NodeJS.Timeout | undefined;
   url = "";
@@ -154,6 +156,14 @@ export class MockHub {
       authorization: req.headers.authorization,
     };
     this.log.push(entry);
+    const rewrite = this.rewriteHeaders;
+    if (rewrite !== undefined) {
+      const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, string>) => ServerResponse;
+      (res as { writeHead: unknown }).writeHead = (status: number, headers: Record<string, string> = {}) => {
+        const h = { ...headers };
+        return writeHead(rewrite(entry, status, h) ?? status, h);
+      };
+    }
     const fault = this.takeFault(entry);
     if (fault?.kind === "status") {
       res.writeHead(fault.status ?? 500, { "Content-Type": "text/plain" });

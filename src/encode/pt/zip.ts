@@ -28,8 +28,13 @@ export class ZipArchive {
     this.entries = readCentralDirectory(buf);
   }
 
-  /** The uncompressed bytes of `name` (a view into the archive for stored entries). */
-  read(name: string): Buffer {
+  /**
+   * The uncompressed bytes of `name` (a view into the archive for stored entries). A deflated
+   * entry may inflate to at most `maxBytes`: a larger declared size is refused before inflating,
+   * and inflating stops as soon as the output passes the cap (a zip bomb costs `maxBytes`, not
+   * what it would inflate to).
+   */
+  read(name: string, maxBytes: number): Buffer {
     const e = this.entries.get(name);
     if (e === undefined) throw new Error(`the archive has no entry "${name}"`);
     const b = this.buf;
@@ -41,7 +46,17 @@ export class ZipArchive {
     const raw = b.subarray(start, end);
     if (e.method === 0) return raw;
     if (e.method === 8) {
-      const out = inflateRawSync(raw);
+      const cap = Math.max(1, maxBytes);
+      if (e.size > cap) throw new Error(`entry "${name}" declares ${e.size} bytes uncompressed, more than the ${cap} its contents can need`);
+      let out: Buffer;
+      try {
+        out = inflateRawSync(raw, { maxOutputLength: cap });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
+          throw new Error(`entry "${name}" inflates to more than ${cap} bytes, more than its contents can need (a zip bomb?)`);
+        }
+        throw new Error(`entry "${name}" is not a valid deflate stream (${(err as Error).message})`);
+      }
       if (out.length !== e.size) throw new Error(`entry "${name}" inflated to ${out.length} bytes, expected ${e.size}`);
       return out;
     }
