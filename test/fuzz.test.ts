@@ -157,11 +157,12 @@ describe("fuzz: the store (M3HybridStore over the fake encoder)", () => {
         const docs: unknown = chance(rng, 0.2) ? hostileValue(rng) : Array.from({ length: rng.int(0, 4) }, () => (chance(rng, 0.75) ? freshDoc() : hostileValue(rng)));
         const options: unknown = chance(rng, 0.2) ? hostileValue(rng) : undefined;
         const o = await attempt(() => store.addDocuments(docs as never, options as never), CASE_MS);
+        const stored = o.kind === "ok" && Array.isArray(o.value) ? await Promise.all((o.value as string[]).map((id) => store.get(id))) : [];
         log.record("store", `addDocuments(${show(docs)}, ${show(options)})`, o, (v) => {
           if (!Array.isArray(v) || !Array.isArray(docs) || v.length !== docs.length) return `ids ${show(v)}`;
           for (let j = 0; j < v.length; j++) {
             const d = docs[j] as { pageContent: string };
-            if (store.get(v[j] as string)?.pageContent !== d.pageContent) return `document ${j} not stored as given`;
+            if (stored[j]?.pageContent !== d.pageContent) return `document ${j} not stored as given`;
           }
           return undefined;
         });
@@ -195,14 +196,14 @@ describe("fuzz: the store (M3HybridStore over the fake encoder)", () => {
       if (i % 40 === 0) sample();
     }
     // Nothing already stored was lost or changed, in memory and through a save/load.
-    const check = (s: M3HybridStore) => {
-      for (const d of orig) expect(s.get(d.id), d.id).toEqual({ id: d.id, pageContent: d.pageContent, metadata: d.metadata });
+    const check = async (s: M3HybridStore) => {
+      for (const d of orig) expect(await s.get(d.id), d.id).toEqual({ id: d.id, pageContent: d.pageContent, metadata: d.metadata });
     };
-    check(store);
+    await check(store);
     const again = join(root, "store-after");
     await store.save(again);
     const loaded = await M3HybridStore.load(again, enc);
-    check(loaded);
+    await check(loaded);
     const top = await loaded.search(orig[7]!.pageContent, { k: 3 });
     expect(top.map((h) => h.id)).toContain(orig[7]!.id);
     await loaded.close();
@@ -212,14 +213,20 @@ describe("fuzz: the store (M3HybridStore over the fake encoder)", () => {
 });
 
 describe("fuzz: the LangChain vector store and retriever", () => {
-  // PENDING_LEAD (issue 11): these give untyped TypeErrors in src/langchain/vectorstore.ts and
-  // src/retrieve/hybrid-store.ts, which the backend-seam rewrite replaces; add them to the
-  // generators above once it lands.
-  it.todo("vectorstore.addDocuments(non-array) -> INVALID_ARGUMENT (today: TypeError documents.map is not a function)");
-  it.todo("vectorstore.addDocuments([undefined]) -> INVALID_ARGUMENT (today: TypeError reading 'pageContent')");
-  it.todo("vectorstore.addDocuments([new Document({ metadata: 0 })]) -> INVALID_ARGUMENT (today: TypeError 'in' operator on m3Scores)");
-  it.todo("vectorstore.delete(null) -> INVALID_ARGUMENT (today: TypeError reading 'ids')");
-  it.todo("store.addDocuments(docs, { ids: [null] }) and an empty-string id -> INVALID_ARGUMENT (today: a random id / accepted)");
+  it("the calls that used to throw untyped errors now give INVALID_ARGUMENT and store nothing", async () => {
+    const code = async (f: () => Promise<unknown>) => f().then(() => "no error", (e: unknown) => (isM3Error(e) ? e.code : `untyped: ${String(e)}`));
+    const vs = await M3VectorStore.fromDocuments([new Document({ pageContent: "kept", id: "kept" })], new FakeM3Encoder({ dim: 16 }));
+    expect(await code(() => vs.addDocuments("docs" as never))).toBe("INVALID_ARGUMENT");
+    expect(await code(() => vs.addDocuments([undefined as never]))).toBe("INVALID_ARGUMENT");
+    expect(await code(() => vs.addDocuments([new Document({ pageContent: "x", metadata: 0 as never })]))).toBe("INVALID_ARGUMENT");
+    expect(await code(() => vs.delete(null as never))).toBe("INVALID_ARGUMENT");
+    const store = await vs.getStore();
+    expect(await code(() => store.addDocuments([{ pageContent: "x" }], { ids: [null as never] }))).toBe("INVALID_ARGUMENT");
+    expect(await code(() => store.addDocuments([{ pageContent: "x", id: "" }]))).toBe("INVALID_ARGUMENT");
+    expect(await code(() => store.addDocuments([{ pageContent: "x", id: "m", metadata: { f: () => 1 } }]))).toBe("INVALID_ARGUMENT");
+    expect(await store.count()).toBe(1);
+    await vs.close();
+  });
 
   it("≥ 150 bad calls: typed errors or correct results, nothing stored lost", async () => {
     const rng = new Rng(SEED + 1);
@@ -273,7 +280,7 @@ describe("fuzz: the LangChain vector store and retriever", () => {
         log.record("vectorstore", `new M3HybridRetriever(${show(fields)}).invoke(${show(q)})`, o, (v) => (Array.isArray(v) && v.length <= (validK(opts) ?? Infinity) ? undefined : `got ${show(v)}`));
       }
     }
-    for (const d of orig) expect(vs.store.get(d.id!), d.id).toEqual({ id: d.id, pageContent: d.pageContent, metadata: d.metadata });
+    for (const d of orig) expect(await vs.store.get(d.id!), d.id).toEqual({ id: d.id, pageContent: d.pageContent, metadata: d.metadata });
     await vs.store.close();
     expectClean("vectorstore", 150);
   });

@@ -216,7 +216,7 @@ describe("M3VectorStore: constructors, opening and closing", () => {
       expect(b.map(([d, s]) => [d.id, s, d.metadata])).toEqual(a.map(([d, s]) => [d.id, s, d.metadata]));
     }
     expect(await codeOf(M3VectorStore.load(dir, new FakeM3Encoder({ dim: 256, tokenizerSha256: "other" })))).toBe("INDEX_MODEL_MISMATCH");
-    expect(await codeOf(M3VectorStore.fromExistingIndex(enc, { directory: join(root, "missing") }))).toBe("INDEX_CORRUPT");
+    expect(await codeOf(M3VectorStore.fromExistingIndex(enc, { directory: join(root, "missing") }))).toBe("NOT_FOUND");
     expect(await codeOf(M3VectorStore.fromExistingIndex(enc, {} as never))).toBe("INVALID_ARGUMENT");
     expect(await codeOf(M3VectorStore.fromExistingIndex(enc, undefined as never))).toBe("INVALID_ARGUMENT");
   });

@@ -11,7 +11,7 @@ import { generateSyntheticCorpus, type SyntheticCorpusData } from "../bench/lib/
 import { isM3Error } from "../src/errors.js";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { loadIndex, saveIndex } from "../src/index/persist.js";
-import { checkMetadata, MAX_METADATA_DEPTH } from "../src/index/validate-entry.js";
+import { checkMetadata, MAX_METADATA_DEPTH } from "../src/backend/validate.js";
 import { M3Embeddings } from "../src/langchain/embeddings.js";
 import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
 import { resolveSearch } from "../src/retrieve/options.js";
@@ -82,10 +82,10 @@ describe("metadata JSON cannot hold is refused at add, naming the key path", () 
         const f = await codeOf(store.addDocuments([{ pageContent: "x", id: "bad", metadata }]));
         expect(f.code).toBe("INVALID_ARGUMENT");
         expect(f.message).toMatch(re);
-        expect(store.get("bad")).toBeUndefined();
+        expect(await store.get("bad")).toBeUndefined();
         const dir = join(root, `meta-${what.replace(/\W+/g, "-")}`);
         await store.save(dir); // used to fail "while preparing the directory" until the document was deleted
-        expect(store.get("kept")?.pageContent).toBe("kept");
+        expect((await store.get("kept"))?.pageContent).toBe("kept");
       } finally {
         await store.close();
       }
@@ -98,19 +98,19 @@ describe("metadata JSON cannot hold is refused at add, naming the key path", () 
     const store = await M3HybridStore.create(new FakeM3Encoder({ dim: 8 }), { colbert: { codec: "float32" } });
     try {
       await store.addDocuments([{ pageContent: "doc", id: "d", metadata: input }]);
-      const before = store.get("d")!.metadata;
+      const before = (await store.get("d"))!.metadata;
       expect(before).toEqual(JSON.parse(JSON.stringify(input)));
       expect(before["when"]).toBe("2024-05-06T07:08:09.010Z");
       expect("gone" in before).toBe(false);
       expect(Object.getPrototypeOf(before)).toBe(Object.prototype);
       expect(Object.keys(before)).toContain("__proto__");
       (input.nested.list as unknown[]).push("mutated after add");
-      expect(store.get("d")!.metadata).toEqual(before); // a copy: later changes by the caller do not leak in
+      expect((await store.get("d"))!.metadata).toEqual(before); // a copy: later changes by the caller do not leak in
       const dir = join(root, "meta-roundtrip");
       await store.save(dir);
       const loaded = await M3HybridStore.load(dir, new FakeM3Encoder({ dim: 8 }));
       try {
-        expect(loaded.get("d")!.metadata).toEqual(before);
+        expect((await loaded.get("d"))!.metadata).toEqual(before);
       } finally {
         await loaded.close();
       }

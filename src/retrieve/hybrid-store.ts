@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { parseFilter, type MetadataFilter } from "../backend/filter.js";
 import type { BackendEntry, BackendInfo, CallOptions, DeleteResult, RetrievalBackend, StoredDocument, UpsertResult } from "../backend/types.js";
-import { checkId, checkIds, checkSignal } from "../backend/validate.js";
+import { checkId, checkIds, checkMetadata, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { HybridIndex } from "../index/hybrid-index.js";
 import { checkFingerprint } from "../index/manifest.js";
@@ -263,6 +263,7 @@ export class M3HybridStore {
       if (doc === null || typeof doc !== "object" || typeof doc.pageContent !== "string") {
         throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `docs[${i}].pageContent must be a string; got ${describe(doc?.pageContent)}.`);
       }
+      checkMetadata(doc.metadata, `docs[${i}].metadata`); // fail before the encoding cost, naming the document
       if (ids !== undefined) return checkId((ids as unknown[])[i], `options.ids[${i}]`);
       if (doc.id === undefined || doc.id === null) return randomUUID();
       return checkId(doc.id, `docs[${i}].id`);
