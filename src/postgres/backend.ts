@@ -170,7 +170,7 @@ export class M3PostgresBackend implements RetrievalBackend {
   /** Returns pgvector's version, creating the extension when it is missing and allowed. */
   private static async ensureVector(client: pg.PoolClient, o: ResolvedPgOptions, where: string): Promise<string> {
     const version = async () => (await client.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'")).rows[0]?.v;
-    let v = await version();
+    let v: string | undefined = await version();
     if (v === undefined) {
       if (!o.create) {
         throw new M3Error(ErrorCodes.BACKEND_ERROR, `The pgvector extension is not installed in the database at ${where}. Run CREATE EXTENSION vector there (pgvector 0.7 or newer), or connect with create: true as a user allowed to.`);
@@ -183,6 +183,10 @@ export class M3PostgresBackend implements RetrievalBackend {
       }
       v ??= await version();
     }
+    return M3PostgresBackend.checkVersion(v, where);
+  }
+
+  private static checkVersion(v: string | undefined, where: string): string {
     if (v === undefined || !versionAtLeast(v, 0, 7)) {
       throw new M3Error(ErrorCodes.BACKEND_ERROR, `pgvector ${v ?? "(unknown version)"} at ${where} is too old: the backend needs 0.7 or newer (halfvec). Run ALTER EXTENSION vector UPDATE after upgrading pgvector on the server.`);
     }
@@ -205,17 +209,28 @@ export class M3PostgresBackend implements RetrievalBackend {
       } catch (err) {
         throw pgError(err, what, this.where);
       }
+      // A connection lost between two statements is reported on the client, not on a query: keep a listener
+      // while the client is out of the pool (node-postgres would otherwise raise it as an uncaught error).
+      let lost: unknown;
+      const onError = (err: unknown) => {
+        lost ??= err;
+      };
+      client.on("error", onError);
       const sock = socketOf(client);
       const r0 = sock?.bytesRead ?? 0;
       const w0 = sock?.bytesWritten ?? 0;
       try {
         const value = await fn(client);
+        if (lost !== undefined) throw lost;
         const out = { value, received: sock === undefined ? undefined : sock.bytesRead - r0, sent: sock === undefined ? undefined : sock.bytesWritten - w0 };
+        client.off("error", onError);
         client.release();
         return out;
       } catch (err) {
-        const e = pgError(err, what, this.where);
-        client.release(e.code === ErrorCodes.BACKEND_UNAVAILABLE ? e : undefined);
+        const e = pgError(lost ?? err, what, this.where);
+        const broken = e.code === ErrorCodes.BACKEND_UNAVAILABLE;
+        if (!broken) client.off("error", onError);
+        client.release(broken ? e : undefined);
         throw e;
       }
     })();
