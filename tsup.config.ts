@@ -7,7 +7,7 @@ export default defineConfig([
     dts: true,
     sourcemap: true,
     target: "node20",
-    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
+    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub", "pg"],
   },
   {
     entry: { "cli/main": "src/cli/main.ts" },
@@ -15,6 +15,6 @@ export default defineConfig([
     sourcemap: true,
     target: "node20",
     banner: { js: "#!/usr/bin/env node" },
-    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
+    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub", "pg"],
   },
 ]);

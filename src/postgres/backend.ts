@@ -23,9 +23,9 @@ import type { Logger, M3Encoding, ModelFingerprint, MultiVector, SparseVector } 
 import { checkInt, describe } from "../util/validate.js";
 import { extensionError, isRetryable, pgError } from "./errors.js";
 import { filterSql, Params } from "./filter-sql.js";
-import { resolvePgOptions, type M3PostgresOptions, type PgVectorType, type ResolvedPgOptions } from "./options.js";
 import { candidatesStatement, scoresStatement, type Shape, type Statement } from "./queries.js";
-import { namesOf, openCollection, type Names } from "./schema.js";
+import { checkTableName, resolvePgOptions, type M3PostgresOptions, type PgVectorType, type ResolvedPgOptions } from "./options.js";
+import { describeCollectionWith, namesOf, openCollection, type CollectionDescription, type Names } from "./schema.js";
 import { encodeNumberArray, encodeVectorBlocks, parseVectorText, vectorBytes } from "./wire.js";
 
 /** Results come back as the server's text, whatever type parsers the application installed on `pg`. */
@@ -165,6 +165,48 @@ export class M3PostgresBackend implements RetrievalBackend {
       if (ownsPool) await pool.end().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Reads what a collection is (model fingerprint, dimensions, storage types, properties) without opening it and
+   * without a model; undefined when the database has no such collection. Uses one connection and closes it.
+   */
+  static async describeCollection(options: { connectionString?: string; pool?: pg.Pool; table?: string }): Promise<CollectionDescription | undefined> {
+    const o = resolvePgOptions({ ...options, fingerprint: { layout: "", hiddenSize: 1, vocabSize: 1, tokenizerSha256: "" } });
+    const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 1 });
+    const where = locationOf({ ...options, fingerprint: o.fingerprint }, pool);
+    try {
+      const client = await pool.connect().catch((err: unknown) => {
+        throw pgError(err, "Connecting", where);
+      });
+      try {
+        return await describeCollectionWith(client, namesOf(checkTableName(o.table)));
+      } catch (err) {
+        throw pgError(err, `Reading the collection "${o.table}"`, where);
+      } finally {
+        client.release();
+      }
+    } finally {
+      if (options.pool === undefined) await pool.end().catch(() => undefined);
+    }
+  }
+
+  /** The application properties stored with the collection (a JSON object; the CLI keeps its settings under "cli"). */
+  async properties(): Promise<Record<string, unknown>> {
+    const { value } = await this.withClient("properties", (c) =>
+      M3PostgresBackend.query(c, { text: `SELECT properties::text AS p FROM ${this.names.meta} WHERE id = 1`, values: [] }),
+    );
+    return JSON.parse(value.rows[0]!.p!) as Record<string, unknown>;
+  }
+
+  /** Merges `patch` into the collection's properties (top-level keys replaced). */
+  async setProperties(patch: Record<string, unknown>): Promise<void> {
+    if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `setProperties expects a plain object; got ${describe(patch)}.`);
+    }
+    await this.withClient("setProperties", (c) =>
+      c.query({ text: `UPDATE ${this.names.meta} SET properties = properties || $1::jsonb WHERE id = 1`, values: [JSON.stringify(patch)] }),
+    );
   }
 
   /** Returns pgvector's version, creating the extension when it is missing and allowed. */

@@ -10,7 +10,8 @@
  * - `t_colbert` — one row per document: `rows` = the ColBERT rows as an array of halfvec(C) (or vector(C)), stored
  *   out of line (TOAST, no compression attempt). One value per document packs the rows densely (a row per token
  *   would waste a quarter of each page, or be moved to TOAST one by one, at 1024 dimensions).
- * - `t_meta` — one row: schema version, model fingerprint, dimensions, storage types, HNSW parameters.
+ * - `t_meta` — one row: schema version, model fingerprint, dimensions, storage types, HNSW parameters, and
+ *   application properties (a jsonb object; the CLI keeps its chunking settings there).
  *
  * Side tables refer to `t.key` with ON DELETE CASCADE, so deleting a document removes all of it in one statement.
  */
@@ -61,6 +62,7 @@ function createSql(n: Names, o: ResolvedPgOptions): string[] {
        dense_type text NOT NULL,
        colbert_type text NOT NULL,
        hnsw jsonb NOT NULL,
+       properties jsonb NOT NULL DEFAULT '{}'::jsonb,
        created_at timestamptz NOT NULL DEFAULT now())`,
     `CREATE TABLE ${n.docs} (
        key bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -214,4 +216,41 @@ async function checkColumns(client: pg.PoolClient, n: Names, meta: CollectionMet
       );
     }
   }
+}
+
+/** What a collection is, read without opening it (no model needed): `m3 info --pg`, and the CLI's settings. */
+export interface CollectionDescription {
+  table: string;
+  schemaVersion: number;
+  fingerprint: ModelFingerprint;
+  denseDim: number;
+  colbertDim: number;
+  denseType: PgVectorType;
+  colbertType: PgVectorType;
+  hnsw: { m: number; efConstruction: number };
+  properties: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** Reads the meta row of `n`'s collection; undefined when there is no such collection. */
+export async function describeCollectionWith(client: pg.PoolClient, n: Names): Promise<CollectionDescription | undefined> {
+  const r = await client.query<{ meta: string | null }>("SELECT to_regclass($1::text)::text AS meta", [n.meta]);
+  if (r.rows[0]?.meta === null || r.rows[0] === undefined) return undefined;
+  const m = (await client.query<Record<string, string>>(
+    `SELECT schema_version::text AS v, fingerprint::text AS f, dense_dim::text AS dd, colbert_dim::text AS cd, dense_type AS dt, colbert_type AS ct,
+            hnsw::text AS h, properties::text AS p, created_at::text AS c FROM ${n.meta} WHERE id = 1`,
+  )).rows[0];
+  if (m === undefined) return undefined;
+  return {
+    table: n.plain.docs,
+    schemaVersion: Number(m.v),
+    fingerprint: JSON.parse(m.f!) as ModelFingerprint,
+    denseDim: Number(m.dd),
+    colbertDim: Number(m.cd),
+    denseType: m.dt as PgVectorType,
+    colbertType: m.ct as PgVectorType,
+    hnsw: JSON.parse(m.h!) as { m: number; efConstruction: number },
+    properties: JSON.parse(m.p!) as Record<string, unknown>,
+    createdAt: m.c!,
+  };
 }

@@ -19,10 +19,16 @@
  * `startCutProxy` sits between a client and the server and can drop every connection once a number of bytes has
  * gone from the clients to the server: a connection lost in the middle of a statement.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import pg from "pg";
+
+const ROOT = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
 
 export interface PgServer {
   url: string;
@@ -112,9 +118,37 @@ function serve(db: PGlite): net.Server {
   });
 }
 
+/**
+ * A fresh PGlite. Creating one runs initdb (10-20 s on a busy 2-core machine); the freshly initialised data
+ * directory is kept as a tarball in the OS temp folder (keyed by the PGlite version) and later servers start
+ * from it (a few seconds).
+ */
+async function freshPGlite(withVector: boolean): Promise<PGlite> {
+  const extensions = withVector ? { extensions: { vector } } : {};
+  const version = (JSON.parse(readFileSync(path.join(ROOT, "node_modules/@electric-sql/pglite/package.json"), "utf8")) as { version: string }).version;
+  const cache = path.join(tmpdir(), `langchain-m3-pglite-${version}-initdb.tar`);
+  if (existsSync(cache)) {
+    try {
+      return await PGlite.create({ ...extensions, loadDataDir: new Blob([readFileSync(cache)]) });
+    } catch {
+      // a damaged cache: start from initdb below
+    }
+  }
+  const db = await PGlite.create(extensions);
+  try {
+    const dump = await db.dumpDataDir("none");
+    const tmp = `${cache}.${process.pid}`;
+    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
+    renameSync(tmp, cache);
+  } catch {
+    // no cache this time
+  }
+  return db;
+}
+
 /** Starts PGlite (with pgvector unless `vector: false`) served on 127.0.0.1:<free port>. */
 export async function startPgServer(options: { vector?: boolean } = {}): Promise<PgServer> {
-  const db = await PGlite.create(options.vector === false ? {} : { extensions: { vector } });
+  const db = await freshPGlite(options.vector !== false);
   const server = serve(db);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as net.AddressInfo).port;
