@@ -3,18 +3,10 @@
  * port, so the backend reaches it through `pg` over TCP exactly as it reaches any server. `M3_PG_URL`
  * (e.g. postgres://user:pass@host:5432/db) points the same tests at another server as well.
  *
- * Connections. PGlite is one single-threaded database session. @electric-sql/pglite-socket's server accepts
- * `maxConnections` clients (default 1; more are refused with "Too many connections") and multiplexes them onto that
- * session one protocol *message* at a time, holding other clients back only while one is inside an explicit
- * transaction. Two clients' extended-protocol queries (Parse, Bind, Execute, Sync) can then interleave in the one
- * session and clobber each other's unnamed statement and portal: with 0.2.17 a scoring query of one pool returned
- * 0 rows while another pool was deleting (test "two backends ..."). With `maxConnections: 1` it is safe, but then
- * two pools cannot be open at once. So this helper serves PGlite itself with the same PGlite calls
- * (`execProtocolRawStream` under `runExclusive`) and a coarser rule: a client holds the session from its first
- * message to the end of a Sync or simple Query, and for as long as it stays inside a transaction; a client that
- * disconnects inside a transaction is rolled back (as a real server does when a backend's connection drops). Any
- * number of clients may connect; their statements run one at a time. Session state (SET, prepared statements) is
- * still shared by all clients, which the backend does not rely on (its settings are transaction-local).
+ * Connections: PGlite is one single-threaded session; bench/lib/pglite-server.ts serves it so that any number of
+ * clients can connect, each client's protocol units (up to Sync) and transactions running whole, one at a time
+ * (@electric-sql/pglite-socket interleaves concurrent extended queries; see there). Session state (SET, prepared
+ * statements) is shared by all clients, which the backend does not rely on (its settings are transaction-local).
  *
  * `startCutProxy` sits between a client and the server and can drop every connection once a number of bytes has
  * gone from the clients to the server: a connection lost in the middle of a statement.
@@ -27,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import pg from "pg";
+import { servePGlite } from "../../bench/lib/pglite-server.js";
 
 const ROOT = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "../..");
 
@@ -37,85 +30,6 @@ export interface PgServer {
   /** Clients connected now. */
   readonly connections: number;
   stop(): Promise<void>;
-}
-
-const SSL_REQUEST = 80877103;
-const GSS_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4]);
-
-/** Who holds the one PGlite session. */
-class SessionGate {
-  private owner: number | undefined;
-  private waiters: (() => void)[] = [];
-  async acquire(id: number): Promise<void> {
-    while (this.owner !== undefined && this.owner !== id) await new Promise<void>((r) => this.waiters.push(r));
-    this.owner = id;
-  }
-  release(id: number): void {
-    if (this.owner !== id) return;
-    this.owner = undefined;
-    for (const w of this.waiters.splice(0)) w();
-  }
-  holds(id: number): boolean {
-    return this.owner === id;
-  }
-}
-
-function serve(db: PGlite): net.Server {
-  const gate = new SessionGate();
-  let nextId = 1;
-  const exec = (msg: Uint8Array, out: (d: Uint8Array) => void) => db.runExclusive(() => db.execProtocolRawStream(msg, { onRawData: out }));
-  return net.createServer((socket) => {
-    const id = nextId++;
-    let buf = Buffer.alloc(0);
-    let typed = false; // framing: length-prefixed packets until the startup message, then typed messages
-    let chain = Promise.resolve();
-    const write = (d: Uint8Array) => {
-      if (socket.writable) socket.write(Buffer.from(d));
-    };
-    const handle = async (msg: Buffer, startup: boolean) => {
-      if (startup) {
-        const code = msg.readInt32BE(4);
-        if (code === SSL_REQUEST || code === GSS_REQUEST) return void write(Buffer.from("N"));
-        if (code === CANCEL_REQUEST) return void socket.end();
-      } else if (msg[0] === 0x58 /* X: Terminate */) {
-        return void socket.end();
-      }
-      await gate.acquire(id);
-      await exec(msg, write);
-      const unitEnds = startup || msg[0] === 0x53 /* S: Sync */ || msg[0] === 0x51; /* Q: simple Query */
-      if (unitEnds && !db.isInTransaction()) gate.release(id);
-    };
-    socket.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        let len: number;
-        if (!typed) {
-          if (buf.length < 8) break;
-          len = buf.readInt32BE(0);
-        } else {
-          if (buf.length < 5) break;
-          len = 1 + buf.readInt32BE(1);
-        }
-        if (buf.length < len) break;
-        const msg = Buffer.from(buf.subarray(0, len));
-        buf = buf.subarray(len);
-        const startup = !typed;
-        if (startup && msg.readInt32BE(4) !== SSL_REQUEST && msg.readInt32BE(4) !== GSS_REQUEST) typed = true;
-        chain = chain.then(() => handle(msg, startup)).catch(() => void socket.destroy());
-      }
-    });
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => {
-      chain = chain.then(async () => {
-        if (!gate.holds(id)) return;
-        await exec(SYNC, () => undefined).catch(() => undefined);
-        if (db.isInTransaction()) await db.exec("ROLLBACK").catch(() => undefined);
-        gate.release(id);
-      });
-    });
-  });
 }
 
 /**
@@ -149,7 +63,7 @@ async function freshPGlite(withVector: boolean): Promise<PGlite> {
 /** Starts PGlite (with pgvector unless `vector: false`) served on 127.0.0.1:<free port>. */
 export async function startPgServer(options: { vector?: boolean } = {}): Promise<PgServer> {
   const db = await freshPGlite(options.vector !== false);
-  const server = serve(db);
+  const server = servePGlite(db);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const port = (server.address() as net.AddressInfo).port;
   const sockets = new Set<net.Socket>();
