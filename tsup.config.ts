@@ -10,7 +10,7 @@ export default defineConfig([
     sourcemap: true,
     target: "node20",
     keepNames: true,
-    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
+    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub", "pg"],
   },
   {
     entry: { "cli/main": "src/cli/main.ts" },
@@ -19,6 +19,6 @@ export default defineConfig([
     target: "node20",
     keepNames: true,
     banner: { js: "#!/usr/bin/env node" },
-    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub"],
+    external: ["onnxruntime-node", "tokenizers", "hnswlib-node", /^@langchain\//, "@huggingface/hub", "pg"],
   },
 ]);

@@ -34,6 +34,10 @@ export const ErrorCodes = {
   HUB_OFFLINE: "HUB_OFFLINE",
   /** The operation was aborted by the caller (AbortSignal). */
   ABORTED: "ABORTED",
+  /** A database server cannot be reached, refused the login, or dropped the connection; a write in flight was rolled back. */
+  BACKEND_UNAVAILABLE: "BACKEND_UNAVAILABLE",
+  /** The database server refused an operation (an extension or privilege is missing, an unexpected server error). */
+  BACKEND_ERROR: "BACKEND_ERROR",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -38,6 +38,10 @@ export type {
 export { createColbertStore, openColbertStore, DEFAULT_CODEC, bytesPerToken } from "./index/colbert/index.js";
 export type { ColbertStore, ColbertStoreOptions, ColbertCodecName, ColbertKernel, CreateColbertStoreOptions } from "./index/colbert/index.js";
 
+// Postgres + pgvector backend (a server alternative to the embedded index)
+export { M3PostgresBackend, PG_DEFAULTS } from "./postgres/index.js";
+export type { M3PostgresOptions, PgHnswOptions, PgVectorType } from "./postgres/index.js";
+
 // Retrieval
 export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
 export type {

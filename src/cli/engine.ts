@@ -14,6 +14,7 @@ import { resolvePretrained } from "../hub/index.js";
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding, ModeWeights } from "../types.js";
 import type { SourceDoc } from "./chunk.js";
+import { writeState, type CliState } from "./state.js";
 import { existsSync } from "node:fs";
 import path from "node:path";
 
@@ -61,13 +62,19 @@ export async function openModel(model: string, opts: { variant?: ModelVariant })
   };
 }
 
-/** An index opened for `m3 index`: documents, delete, add (returns tokens encoded), save. */
+/**
+ * An index opened for `m3 index`: documents, delete, add (returns tokens encoded), and commit (makes the work
+ * durable with the CLI's settings: the index folder is saved; a Postgres collection stores the settings, its rows
+ * being committed by every add and delete).
+ */
 export interface WritableIndex {
   readonly size: number;
   documents(): Iterable<{ id: string; metadata: Record<string, unknown> }>;
   delete(ids: string[]): Promise<void>;
   add(docs: SourceDoc[]): Promise<number>;
-  save(dir: string): Promise<void>;
+  /** Called after the last chunk of a file was added (Postgres writes a file's chunks in one transaction). */
+  endFile(): Promise<void>;
+  commit(state: CliState): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,7 +103,11 @@ export async function openIndexForWrite(dir: string, model: CliModel): Promise<W
       await store.addEncoded(docs.map((d, i) => ({ id: d.id, pageContent: d.text, metadata: d.metadata, encoding: encs[i]! })));
       return encs.reduce((s, e) => s + e.tokenCount, 0);
     },
-    save: (out) => store.save(out),
+    endFile: async () => undefined,
+    async commit(state) {
+      await store.save(dir);
+      await writeState(dir, state);
+    },
     close: () => store.close(),
   };
 }
@@ -148,8 +159,4 @@ export async function openIndexForRead(dir: string, model: CliModel | undefined)
     },
     close: () => index.close(),
   };
-}
-
-export function runSearch(index: ReadableIndex, query: M3Encoding, o: CliSearch): Promise<CliHit[]> {
-  return index.search(query, o);
 }

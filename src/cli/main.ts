@@ -40,7 +40,10 @@ Example:
   m3 download BAAI/bge-m3
   m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index
   m3 query ./my-index "Why does bread dough rise?" -k 5
-  m3 info ./my-index`,
+  m3 info ./my-index
+Postgres + pgvector instead of a folder: --pg <url> [--table <name>] on index, query and info:
+  m3 index data/sample-corpus/docs --model ~/models/bge-m3 --pg postgres://localhost/rag
+  m3 query --pg postgres://localhost/rag "Why does bread dough rise?"`,
     );
   registerIndex(program);
   registerQuery(program);

@@ -1,21 +1,24 @@
-/** `m3 index <files or folders...> --model <dir> --out <index-dir>`. */
+/** `m3 index <files or folders...> --model <dir> (--out <index-dir> | --pg <url> [--table t])`. */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { documentsOf, type SourceDoc } from "../chunk.js";
 import { openIndexForWrite, openModel, type CliModel, type WritableIndex } from "../engine.js";
+import { openPgForWrite, pgLabel, pgTarget, readPgCollection } from "../engine-pg.js";
 import { CliError, UsageError } from "../exit.js";
 import { readTextFile, walkInputs, type FoundFile } from "../files.js";
 import { formatDuration, formatInt } from "../format.js";
 import { installInterrupt } from "../interrupt.js";
 import { parseIntOption, parseNumberOption } from "../options.js";
 import { Progress } from "../progress.js";
-import { planIncremental, readState, sourceName, sourcesOf, writeState, type HashedFile } from "../state.js";
+import { planIncremental, readState, sourceName, sourcesOf, type CliState, type HashedFile } from "../state.js";
 import { log, warn } from "../output.js";
 
 interface IndexOpts {
   model?: string;
   out?: string;
+  pg?: string;
+  table?: string;
   chunkSize?: string;
   chunkOverlap?: string;
   batchDocs?: string;
@@ -29,7 +32,9 @@ export function registerIndex(program: Command): void {
     .command("index")
     .description("index .txt, .md and .jsonl files (folders are walked); re-running only re-indexes what changed")
     .argument("<paths...>", "files or folders to index")
-    .requiredOption("-o, --out <dir>", "index folder (created, or updated in place)")
+    .option("-o, --out <dir>", "index folder (created, or updated in place)")
+    .option("--pg <url>", "index into Postgres + pgvector instead of a folder: postgres://user:password@host:5432/db")
+    .option("--table <name>", "with --pg: the collection (table) name (default: m3_documents)")
     .option("-m, --model <dir>", "BGE-M3 model folder, or a Hub repo id in the local cache (default: $M3_MODEL_DIR, or the model the index was built with)")
     .option("--chunk-size <tokens>", "chunk size in tokens of the model's tokenizer", "512")
     .option("--chunk-overlap <tokens>", "overlap between chunks, in tokens", "64")
@@ -44,15 +49,37 @@ Each .jsonl line is one document: {"id": "...", "text": "...", "metadata": {...}
 Documents carry metadata.source (the file) and metadata.sourceHash; a re-run skips files whose
 content is unchanged, re-indexes changed ones and removes the chunks of deleted ones.
 Ctrl-C stops at the next batch and leaves the last saved index on disk (exit code 130).
+With --pg, each file's chunks are written in one transaction when the file is done (rows are visible
+to queries at once) and the chunking settings are stored in the collection; Ctrl-C keeps the files
+finished before it.
 
 Example:
-  m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index`,
+  m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index
+  m3 index data/sample-corpus/docs --model ~/models/bge-m3 --pg postgres://localhost/rag --table docs`,
     )
     .action(async (paths: string[], opts: IndexOpts) => runIndex(paths, opts));
 }
 
+/** Where the index goes: a folder (--out) or a Postgres collection (--pg). */
+interface Target {
+  label: string;
+  exists: boolean;
+  state: CliState | undefined;
+  open(model: CliModel): Promise<WritableIndex>;
+}
+
+async function targetOf(opts: IndexOpts): Promise<Target> {
+  const pg = pgTarget(opts.pg, opts.table);
+  if ((pg === undefined) === (opts.out === undefined)) throw new UsageError("give the index's place: --out <dir> (a folder) or --pg <url> (Postgres), not both");
+  if (pg !== undefined) {
+    const found = await readPgCollection(pg);
+    return { label: pgLabel(pg), exists: found !== undefined, state: found?.state, open: (model) => openPgForWrite(pg, model) };
+  }
+  const out = path.resolve(opts.out!);
+  return { label: out, exists: existsSync(path.join(out, "manifest.json")), state: await readState(out), open: (model) => openIndexForWrite(out, model) };
+}
+
 async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
-  const out = path.resolve(opts.out ?? "");
   let chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
   let chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
   const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
@@ -60,7 +87,9 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   const variant = opts.variant ?? "fp32";
   if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
 
-  const state = await readState(out);
+  const target = await targetOf(opts);
+  const out = target.label;
+  const state = target.state;
   const modelPath = opts.model ?? process.env["M3_MODEL_DIR"] ?? state?.modelPath;
   if (!modelPath) throw new UsageError("no model: pass --model <dir> (a BGE-M3 model folder) or set M3_MODEL_DIR");
   const baseDir = state?.baseDir ?? process.cwd();
@@ -68,7 +97,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   const walk = await walkInputs(paths);
   for (const u of walk.unsupported.slice(0, 5)) warn(`skipping ${u}: not .txt, .md or .jsonl`);
   if (walk.unsupported.length > 5) warn(`skipping ${walk.unsupported.length - 5} more files that are not .txt, .md or .jsonl`);
-  const indexExists = existsSync(path.join(out, "manifest.json"));
+  const indexExists = target.exists;
   if (walk.files.length === 0 && !indexExists) {
     throw new CliError(`nothing to index: no .txt, .md or .jsonl files in ${paths.join(", ")}`);
   }
@@ -88,7 +117,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
       chunkOverlap = Math.min(chunkOverlap, Math.floor(fit / 4));
       chunkSize = fit;
     }
-    index = await openIndexForWrite(out, model);
+    index = await target.open(model);
     interrupt.check();
 
     // Hash every file; refuse binary ones.
@@ -189,12 +218,14 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
           advanced += part.bytes;
         }
       }
+      interrupt.check();
+      await index.endFile();
       if (advanced < t.file.size) progress.advance(t.file.size - advanced, 0);
       filesDone++;
       if (checkpointSecs > 0 && Date.now() - lastSave >= checkpointSecs * 1000 && filesDone < todo.length) {
         interrupt.check();
         progress.setLabel("checkpoint: saving the index");
-        await save(index, out, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
+        await commit(index, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
         lastSave = Date.now();
         dirty = false;
       }
@@ -202,7 +233,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
     progress.finish();
     interrupt.check();
     if (dirty || !indexExists || state === undefined || reindexAll) {
-      await save(index, out, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
+      await commit(index, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
     }
     const secs = (Date.now() - started) / 1000;
     const tok = progress.tokenCount;
@@ -221,13 +252,8 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   }
 }
 
-async function save(
-  index: WritableIndex,
-  out: string,
-  s: { baseDir: string; modelPath: string; chunkSize: number; chunkOverlap: number },
-): Promise<void> {
-  await index.save(out);
-  await writeState(out, {
+async function commit(index: WritableIndex, s: { baseDir: string; modelPath: string; chunkSize: number; chunkOverlap: number }): Promise<void> {
+  await index.commit({
     version: 1,
     baseDir: s.baseDir,
     modelPath: path.resolve(s.modelPath),

@@ -1,9 +1,10 @@
-/** `m3 info <index-dir>`: model fingerprint, counts, chunking, and sizes on disk. */
+/** `m3 info <index-dir>` or `m3 info --pg <url> [--table t]`: model fingerprint, counts, chunking, and sizes. */
 import type { Command } from "commander";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { openIndexForRead } from "../engine.js";
-import { CliError } from "../exit.js";
+import { pgInfo, pgLabel, pgTarget, type PgTarget } from "../engine-pg.js";
+import { CliError, UsageError } from "../exit.js";
 import { formatBytes, formatInt } from "../format.js";
 import { print } from "../output.js";
 import { readState, sourcesOf, STATE_FILE } from "../state.js";
@@ -13,9 +14,19 @@ export function registerInfo(program: Command): void {
   program
     .command("info")
     .description("show what an index holds: model fingerprint, counts, sizes on disk")
-    .argument("<index-dir>", "folder written by `m3 index` (or by the library's saveIndex)")
+    .argument("[index-dir]", "folder written by `m3 index` (or by the library's saveIndex); with --pg, leave it out")
     .option("--json", "print JSON")
-    .action(async (dir: string, opts: { json?: boolean }) => runInfo(dir, opts));
+    .option("--pg <url>", "describe a Postgres collection (m3 index --pg) instead of a folder")
+    .option("--table <name>", "with --pg: the collection (table) name (default: m3_documents)")
+    .action(async (dir: string | undefined, opts: { json?: boolean; pg?: string; table?: string }) => {
+      const pg = pgTarget(opts.pg, opts.table);
+      if (pg !== undefined) {
+        if (dir !== undefined) throw new UsageError("with --pg, give no index folder");
+        return runPgInfo(pg, opts);
+      }
+      if (dir === undefined) throw new UsageError("missing the index folder: m3 info <index-dir> (or m3 info --pg <url>)");
+      return runInfo(dir, opts);
+    });
 }
 
 interface ManifestLike {
@@ -92,4 +103,45 @@ async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
   for (const [k, v] of lines) print(`${k.padEnd(w)}  ${v}`);
   print("");
   print(renderTable([{ header: "file" }, { header: "size", right: true }], files.map((f) => [f.name === STATE_FILE ? `${f.name} (m3 CLI state)` : f.name, formatBytes(f.bytes)])));
+}
+
+async function runPgInfo(t: PgTarget, opts: { json?: boolean }): Promise<void> {
+  const { description: d, state, info, documents } = await pgInfo(t);
+  const sources = sourcesOf(documents).size;
+  const total = Object.values(info.bytes).reduce((s, b) => s + b, 0);
+  if (opts.json) {
+    print(JSON.stringify({
+      collection: t.table,
+      location: info.location,
+      schemaVersion: d.schemaVersion,
+      createdAt: d.createdAt,
+      model: { path: state?.modelPath, fingerprint: d.fingerprint },
+      documents: info.documents,
+      sourceFiles: sources,
+      chunking: state ? { chunkSize: state.chunkSize, chunkOverlap: state.chunkOverlap, baseDir: state.baseDir } : undefined,
+      storage: { denseDim: d.denseDim, colbertDim: d.colbertDim, denseIndex: d.denseType, colbert: d.colbertType, hnsw: d.hnsw },
+      bytes: { ...info.bytes, total },
+    }, null, 2));
+    return;
+  }
+  const fp = d.fingerprint;
+  const lines: [string, string][] = [
+    ["collection", pgLabel(t)],
+    ["schema", `v${d.schemaVersion}, created ${d.createdAt}`],
+    ["model", state?.modelPath ?? "(not recorded; pass --model to m3 query)"],
+    ["  layout", fp.layout],
+    ["  hidden size", String(fp.hiddenSize)],
+    ["  vocabulary", formatInt(fp.vocabSize)],
+    ["  tokenizer sha256", fp.tokenizerSha256],
+    ["documents", formatInt(info.documents)],
+    ["source files", formatInt(sources)],
+    ["chunking", state ? `${state.chunkSize} tokens, overlap ${state.chunkOverlap}` : "(not recorded)"],
+    ["dense", `${d.denseDim} dims (float32), HNSW over ${d.denseType} (m ${d.hnsw.m}, ef_construction ${d.hnsw.efConstruction}): ${formatBytes(info.bytes["dense"] ?? 0)}`],
+    ["sparse", `postings ${formatBytes(info.bytes["sparse"] ?? 0)}`],
+    ["colbert", `${d.colbertType}, ${d.colbertDim} dims, ${formatBytes(info.bytes["colbert"] ?? 0)}`],
+    ["documents table", formatBytes(info.bytes["docs"] ?? 0)],
+    ["in the database", formatBytes(total)],
+  ];
+  const w = Math.max(...lines.map(([k]) => k.length));
+  for (const [k, v] of lines) print(`${k.padEnd(w)}  ${v}`);
 }

@@ -1,9 +1,14 @@
-/** `m3 query <index-dir> "<text>"`: a table of the top hits with the fused and per-mode scores, or JSON. */
+/**
+ * `m3 query <index-dir> "<text>"` or `m3 query --pg <url> [--table t] "<text>"`: a table of the top hits with the
+ * fused and per-mode scores, or JSON.
+ */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { DEFAULT_WEIGHTS } from "../../types.js";
-import { openIndexForRead, openModel, runSearch, type CliHit } from "../engine.js";
+import { openIndexForRead, openModel, type CliHit, type CliSearch } from "../engine.js";
+import { openPgForSearch, pgLabel, pgTarget, readPgCollection } from "../engine-pg.js";
+import type { M3Encoding } from "../../types.js";
 import { CliError, UsageError } from "../exit.js";
 import { formatScore, truncate, truncateStart } from "../format.js";
 import { parseIntOption, parseModes, parseWeights, type Mode } from "../options.js";
@@ -21,14 +26,16 @@ interface QueryOpts {
   json?: boolean;
   compare?: boolean;
   width?: string;
+  pg?: string;
+  table?: string;
 }
 
 export function registerQuery(program: Command): void {
   program
     .command("query")
     .description("search an index; prints rank, fused and per-mode scores and a snippet")
-    .argument("<index-dir>", "folder written by `m3 index` (or by the library's saveIndex)")
-    .argument("<text>", "the query")
+    .argument("<index-dir>", "folder written by `m3 index` (or by the library's saveIndex); with --pg, leave it out")
+    .argument("[text]", "the query")
     .option("-k, --k <n>", "number of results", "10")
     .option("--weights <d,s,c>", "weights of dense, sparse and colbert in the fused score", "0.4,0.2,0.4")
     .option("--mode <modes>", "hybrid (all three), dense, sparse, colbert, or a subset like dense+sparse", "hybrid")
@@ -38,6 +45,8 @@ export function registerQuery(program: Command): void {
     .option("--compare", "show the dense, sparse and colbert rankings beside the hybrid one")
     .option("--json", "print JSON instead of a table")
     .option("--width <cols>", "snippet width in columns", "60")
+    .option("--pg <url>", "search a Postgres collection (m3 index --pg) instead of a folder: postgres://user:password@host:5432/db")
+    .option("--table <name>", "with --pg: the collection (table) name (default: m3_documents)")
     .addHelpText(
       "after",
       `
@@ -48,12 +57,25 @@ fused = (wd·dense + ws·sparse + wc·colbert) / (wd + ws + wc) over the modes s
 Examples:
   m3 query ./my-index "Why does bread dough rise?" -k 5
   m3 query ./my-index "Wann fiel die Berliner Mauer?" --mode dense+sparse --json
-  m3 query ./my-index "月亮怎样影响潮汐？" --compare`,
+  m3 query ./my-index "月亮怎样影响潮汐？" --compare
+  m3 query --pg postgres://localhost/rag --table docs "Why does bread dough rise?"`,
     )
-    .action(async (dir: string, text: string, opts: QueryOpts) => runQuery(dir, text, opts));
+    .action(async (first: string, second: string | undefined, opts: QueryOpts) => {
+      if (opts.pg !== undefined) {
+        if (second !== undefined) throw new UsageError("with --pg, give only the query text (no index folder)");
+        return runQuery(undefined, first, opts);
+      }
+      if (second === undefined) throw new UsageError("missing the query text: m3 query <index-dir> <text> (or m3 query --pg <url> <text>)");
+      return runQuery(first, second, opts);
+    });
 }
 
-async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<void> {
+interface Searchable {
+  search(query: M3Encoding, o: CliSearch): Promise<CliHit[]>;
+  close(): Promise<void>;
+}
+
+async function runQuery(dir: string | undefined, text: string, opts: QueryOpts): Promise<void> {
   const k = parseIntOption("-k", opts.k, 1, 10_000, 10);
   const candidates = parseIntOption("--candidates", opts.candidates, 1, 1_000_000_000, 100);
   const width = parseIntOption("--width", opts.width, 10, 1000, 60);
@@ -65,16 +87,28 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
   if (modes.reduce((s, m) => s + weights[m], 0) <= 0) {
     throw new UsageError(`the weights of the modes searched (${modes.join("+")}) are all 0`);
   }
-  const indexDir = path.resolve(dir);
-  if (!existsSync(path.join(indexDir, "manifest.json"))) {
-    throw new CliError(`${dir} is not an index (no manifest.json); create one with: m3 index <files> --model <dir> --out ${dir}`);
+  const pg = pgTarget(opts.pg, opts.table);
+  let state;
+  let where: string;
+  if (pg !== undefined) {
+    where = pgLabel(pg);
+    const found = await readPgCollection(pg);
+    if (found === undefined) throw new CliError(`${where} is not an M3 collection; create one with: m3 index <files> --model <dir> --pg <url> --table ${pg.table}`);
+    state = found.state;
+  } else {
+    const indexDir = path.resolve(dir!);
+    where = dir!;
+    if (!existsSync(path.join(indexDir, "manifest.json"))) {
+      throw new CliError(`${dir} is not an index (no manifest.json); create one with: m3 index <files> --model <dir> --out ${dir}`);
+    }
+    state = await readState(indexDir);
   }
-  const state = await readState(indexDir);
   const modelPath = opts.model ?? state?.modelPath ?? process.env["M3_MODEL_DIR"];
-  if (!modelPath) throw new UsageError(`no model: ${dir} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
+  if (!modelPath) throw new UsageError(`no model: ${where} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
 
   const model = await openModel(modelPath, {});
-  const index = await openIndexForRead(indexDir, model).catch(async (err: unknown) => {
+  const opening: Promise<Searchable> = pg !== undefined ? openPgForSearch(pg, model) : openIndexForRead(path.resolve(dir!), model);
+  const index = await opening.catch(async (err: unknown) => {
     await model.dispose();
     throw err;
   });
@@ -88,7 +122,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
         ["colbert", ["colbert"], weights],
         [modes.length === 3 ? "hybrid" : modes.join("+"), modes, weights],
       ];
-      const results = await Promise.all(runs.map(([, m, w]) => runSearch(index, enc!, { ...base, modes: m, weights: w })));
+      const results = await Promise.all(runs.map(([, m, w]) => index.search(enc!, { ...base, modes: m, weights: w })));
       if (opts.json) {
         print(JSON.stringify({ query: text, weights, rankings: Object.fromEntries(runs.map(([name], i) => [name, results[i]!.map(toJson)])) }, null, 2));
         return;
@@ -105,7 +139,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
       print(renderTable([{ header: "#", right: true }, ...runs.map(([name]) => ({ header: name }))], rows));
       return;
     }
-    const hits = await runSearch(index, enc!, { ...base, modes });
+    const hits = await index.search(enc!, { ...base, modes });
     if (opts.json) {
       print(JSON.stringify({ query: text, modes, weights, fusion, hits: hits.map(toJson) }, null, 2));
       return;

@@ -1,0 +1,15 @@
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+let t = performance.now();
+const db = await PGlite.create({ extensions: { vector } });
+console.log("create", (performance.now() - t).toFixed(0));
+t = performance.now();
+const dump = await db.dumpDataDir("none");
+console.log("dump", (performance.now() - t).toFixed(0), dump.size);
+await db.close();
+t = performance.now();
+const db2 = await PGlite.create({ extensions: { vector }, loadDataDir: dump });
+console.log("create from dump", (performance.now() - t).toFixed(0));
+t = performance.now();
+const db3 = await PGlite.create({ extensions: { vector } });
+console.log("create again", (performance.now() - t).toFixed(0));
