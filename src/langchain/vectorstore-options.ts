@@ -1,6 +1,7 @@
 /** The options and argument checks of `M3VectorStore` (types, embeddings check, delete forms). */
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { MaxMarginalRelevanceSearchOptions } from "@langchain/core/vectorstores";
+import type { M3PostgresOptions } from "../postgres/options.js";
 import type { RetrievalBackend } from "../backend/types.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3HybridStore, M3HybridStoreOptions, ProgressEvent } from "../retrieve/hybrid-store.js";
@@ -32,6 +33,11 @@ export interface M3VectorStoreArgs extends M3HybridStoreOptions, M3MmrDefaults {
   store?: M3HybridStore;
   /** Any retrieval backend (embedded `HybridIndex`, Postgres, ...), opened on first use. @default none */
   backend?: RetrievalBackend;
+  /**
+   * A Postgres + pgvector collection: `{ connectionString | pool, table, ... }` (M3PostgresOptions without the
+   * fingerprint, which comes from `embeddings`). Connected on first use; `close()` ends the pool it made. @default none
+   */
+  postgres?: Omit<M3PostgresOptions, "fingerprint">;
 }
 
 /** Options of `addDocuments` / `addVectors`. */

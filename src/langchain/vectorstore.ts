@@ -15,6 +15,7 @@ import type { DocumentInterface } from "@langchain/core/documents";
 import { Document } from "@langchain/core/documents";
 import { SaveableVectorStore, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
 import type { RetrievalBackend } from "../backend/types.js";
+import { M3PostgresBackend } from "../postgres/backend.js";
 import { checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { M3HybridStore, type M3HybridStoreLoadOptions, type StoreOptions } from "../retrieve/hybrid-store.js";
@@ -62,8 +63,11 @@ export class M3VectorStore extends SaveableVectorStore {
     if (fields === null || typeof fields !== "object") {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `M3VectorStore options must be an object such as {} or { store }, { backend }; got ${describe(fields)}.`);
     }
-    if (fields.store !== undefined && fields.backend !== undefined) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "Give M3VectorStore either { store } or { backend }, not both.");
+    if ([fields.store, fields.backend, fields.postgres].filter((x) => x !== undefined).length > 1) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "Give M3VectorStore one of { store }, { backend } or { postgres }, not several.");
+    }
+    if (fields.postgres !== undefined && (fields.postgres === null || typeof fields.postgres !== "object")) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `{ postgres } must be { connectionString | pool, table?, ... }; got ${describe(fields.postgres)}.`);
     }
     if (fields.store !== undefined && (fields.store === null || typeof fields.store !== "object" || typeof (fields.store as Partial<M3HybridStore>).search !== "function")) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `{ store } must be an M3HybridStore; got ${describe(fields.store)}. For a backend, pass { backend }.`);
@@ -90,10 +94,22 @@ export class M3VectorStore extends SaveableVectorStore {
     return vs;
   }
 
-  /** Opens a store saved with `save` (LangChain's `fromExistingIndex` form of `load`). */
-  static async fromExistingIndex(embeddings: M3EncoderEmbeddings, options: M3HybridStoreLoadOptions & M3MmrDefaults & { directory: string }): Promise<M3VectorStore> {
-    if (options === null || typeof options !== "object" || typeof options.directory !== "string" || options.directory.length === 0) {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromExistingIndex needs { directory: "<a folder written by save()>" }; got ${describe(options)}.`);
+  /**
+   * Opens an existing collection: `{ directory }` — a folder written by `save` (LangChain's
+   * `fromExistingIndex` form of `load`) — or `{ postgres: { connectionString | pool, table } }` — a
+   * Postgres collection, which must exist (NOT_FOUND otherwise) and hold this model's encodings.
+   */
+  static async fromExistingIndex(
+    embeddings: M3EncoderEmbeddings,
+    options: (M3HybridStoreLoadOptions & M3MmrDefaults & { directory: string }) | (StoreOptions & M3MmrDefaults & { postgres: NonNullable<M3VectorStoreArgs["postgres"]> }),
+  ): Promise<M3VectorStore> {
+    if (options !== null && typeof options === "object" && "postgres" in options && options.postgres !== undefined) {
+      const vs = new M3VectorStore(embeddings, { ...options, postgres: { ...options.postgres, create: false } });
+      await vs.getStore();
+      return vs;
+    }
+    if (options === null || typeof options !== "object" || !("directory" in options) || typeof options.directory !== "string" || options.directory.length === 0) {
+      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromExistingIndex needs { directory: "<a folder written by save()>" } or { postgres: { connectionString, table } }; got ${describe(options)}.`);
     }
     const { directory, ...rest } = options;
     return M3VectorStore.load(directory, embeddings, rest);
@@ -313,12 +329,21 @@ export class M3VectorStore extends SaveableVectorStore {
 }
 
 /**
- * Opens the store described by `args`: the given store, the given backend, or an empty
- * embedded index. (A server backend's connection options would be turned into a backend here.)
+ * Opens the store described by `args`: the given store, the given backend, a Postgres collection
+ * (connected here), or an empty embedded index.
  */
 async function openStore(embeddings: M3EncoderEmbeddings, args: M3VectorStoreArgs): Promise<M3HybridStore> {
-  const { store, backend, fetchK: _f, lambda: _l, mmrSimilarity: _m, ...options } = args;
+  const { store, backend, postgres, fetchK: _f, lambda: _l, mmrSimilarity: _m, ...options } = args;
   if (store !== undefined) return store;
   if (backend !== undefined) return M3HybridStore.fromBackend(embeddings, backend, options);
+  if (postgres !== undefined) {
+    const pgBackend = await M3PostgresBackend.connect({ ...postgres, fingerprint: await embeddings.fingerprint() });
+    try {
+      return await M3HybridStore.fromBackend(embeddings, pgBackend, options);
+    } catch (err) {
+      await pgBackend.close().catch(() => undefined);
+      throw err;
+    }
+  }
   return M3HybridStore.create(embeddings, options);
 }
