@@ -261,12 +261,33 @@ describe("m3 index / query / info", () => {
     expect(notIndex.code).toBe(1);
     expect(notIndex.stderr).toMatch(/is not an index/);
     expect((await m3(["info", t("empty")])).code).toBe(1);
+    const badProvider = await m3(["query", t("empty"), "hello", "--provider", "gpu"]);
+    expect(badProvider.code).toBe(2);
+    expect(badProvider.stderr).toMatch(/--provider must be a comma-separated list of cpu, cuda/);
 
     const idx = t("one-index");
     expect((await m3(["index", t("one"), "--model", MODEL, "--out", idx, "-q"])).code).toBe(0);
     const other = await m3(["query", idx, "hello", "--model", OTHER_LAYOUT]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/INDEX_MODEL_MISMATCH/);
+  });
+
+  it("info without an index shows the onnxruntime build and its providers; an unavailable provider fails with one line", async () => {
+    const r = await m3(["info"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/onnxruntime-node\s+\d+\.\d+\.\d+ \(\w+\/\w+\)/);
+    expect(r.stdout).toMatch(/providers\s+cpu/);
+    const j = JSON.parse((await m3(["info", "--json"])).stdout) as { runtime: { providers: { name: string }[] } };
+    expect(j.runtime.providers[0]!.name).toBe("cpu");
+    if (!j.runtime.providers.some((p) => p.name === "dml")) {
+      const src = t("prov");
+      mkdirSync(src, { recursive: true });
+      writeFileSync(path.join(src, "a.txt"), "hello world");
+      const e = await m3(["index", src, "--model", MODEL, "--out", t("prov-index"), "--provider", "dml", "-q"]);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toMatch(/PROVIDER_UNAVAILABLE/);
+      expect(e.stderr).toMatch(/"dml" is not in this onnxruntime-node build/);
+    }
   });
 
   it("splits a long text file into chunks of at most --chunk-size tokens", async () => {

@@ -9,6 +9,7 @@ import { M3Tokenizer } from "../tokenize/tokenizer.js";
 import { buildHeadGraph, headsFromStateDicts } from "./onnx/head-graph.js";
 import { HIDDEN_OUTPUT, THREE_HEAD_OUTPUTS, classifyOutputs, findModelFiles, requireHeads, unknownGraph, type LayoutKind } from "./layout.js";
 import { MAX_TOKENS, type ModelVariant, type ResolvedEncoderOptions } from "./options.js";
+import { deviceLabel } from "./providers.js";
 import { loadStateDict } from "./pt/state-dict.js";
 import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
 import { createSession, inputTypes, outputLastDim, sessionOptions, type Session } from "./session.js";
@@ -25,6 +26,13 @@ export interface EncoderInfo {
   /** Longest input the model accepts, including `<s>` and `</s>`. */
   maxLength: number;
   vocabSize: number;
+  /**
+   * The execution providers the sessions were created with, in onnxruntime's order of
+   * preference (each node runs on the first that supports it; "cpu" is always last).
+   */
+  executionProviders: string[];
+  /** Where the first provider runs: "cpu", or e.g. "cuda:0". */
+  device: string;
 }
 
 export interface LoadedModel {
@@ -104,6 +112,8 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     hiddenSize: hidden,
     maxLength,
     vocabSize: tokenizer.vocabSize,
+    executionProviders: o.executionProviders.map((p) => p.name),
+    device: deviceLabel(o.executionProviders[0]!),
   };
   o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
   return { runner, tokenizer, info };

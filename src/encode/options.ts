@@ -4,6 +4,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { Logger } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
+import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
 
 /** Which weights of an encoder-only layout to load: `onnx/model.onnx`, `model_quantized.onnx` or `model_fp16.onnx`. */
 export type ModelVariant = "fp32" | "int8" | "fp16";
@@ -38,14 +39,32 @@ export interface M3EncoderOptions {
   intraOpNumThreads?: number;
   /** onnxruntime graph optimisation level. @default "all" */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
-  /** Extra onnxruntime session options, applied over the defaults above. @default {} */
+  /**
+   * onnxruntime execution providers in order of preference: names (`"cpu"`, `"cuda"`,
+   * `"tensorrt"`, `"dml"`, `"coreml"`, `"webgpu"`) or objects with provider options
+   * (`{ name: "cuda", deviceId: 1 }`, `{ name: "coreml", coreMlFlags: 0 }`, `{ name: "webgpu",
+   * preferredLayout: "NHWC" }`). onnxruntime gives each graph node to the first listed provider
+   * that can run it; `"cpu"` is appended when absent, so the rest falls back to the CPU. A
+   * provider the installed onnxruntime-node cannot give fails the load with
+   * PROVIDER_UNAVAILABLE (never silently CPU); see `providerSupport()`.
+   * @default ["cpu"]
+   */
+  executionProviders?: ExecutionProvider[];
+  /**
+   * Extra onnxruntime session options, applied over the defaults above (its
+   * `executionProviders`, if any, is validated like the option above; give only one of the two).
+   * @default {}
+   */
   sessionOptions?: InferenceSession.SessionOptions;
   /** Receives debug/info/warn messages. @default no logging */
   logger?: Logger;
 }
 
 /** The options with every default filled in. */
-export type ResolvedEncoderOptions = Required<Omit<M3EncoderOptions, "logger">> & { logger: Logger };
+export type ResolvedEncoderOptions = Required<Omit<M3EncoderOptions, "logger" | "executionProviders">> & {
+  logger: Logger;
+  executionProviders: ResolvedProvider[];
+};
 
 const VARIANTS: readonly ModelVariant[] = ["fp32", "int8", "fp16"];
 const LEVELS = ["disabled", "basic", "extended", "all"] as const;
@@ -71,6 +90,19 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
   if (!LEVELS.includes(level)) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `graphOptimizationLevel must be one of ${LEVELS.join(", ")}; got ${describe(level)}.`);
   }
+  const sessionOptions = options.sessionOptions ?? {};
+  if (typeof sessionOptions !== "object" || sessionOptions === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `sessionOptions must be an object of onnxruntime session options; got ${describe(sessionOptions)}.`);
+  }
+  const { executionProviders: fromSession, ...restSession } = sessionOptions;
+  if (fromSession !== undefined && options.executionProviders !== undefined) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      "executionProviders is given twice (as an option and inside sessionOptions); keep only the executionProviders option.",
+    );
+  }
+  const executionProviders =
+    fromSession !== undefined ? resolveProviders(fromSession, "sessionOptions.executionProviders") : resolveProviders(options.executionProviders);
   return {
     modelPath,
     variant,
@@ -79,7 +111,8 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
     maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
     intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
     graphOptimizationLevel: level,
-    sessionOptions: options.sessionOptions ?? {},
+    executionProviders,
+    sessionOptions: restSession,
     logger: options.logger ?? {},
   };
 }

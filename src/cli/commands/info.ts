@@ -1,5 +1,9 @@
-/** `m3 info <index-dir>`: model fingerprint, counts, chunking, and sizes on disk. */
+/**
+ * `m3 info [index-dir]`: the onnxruntime-node build and its execution providers; with an index,
+ * also its model fingerprint, counts, chunking, and sizes on disk.
+ */
 import type { Command } from "commander";
+import { onnxruntimeVersion, providerSupport, type ProviderSupport } from "../../encode/provider-support.js";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { openIndexForRead } from "../engine.js";
@@ -12,10 +16,39 @@ import { renderTable } from "../table.js";
 export function registerInfo(program: Command): void {
   program
     .command("info")
-    .description("show what an index holds: model fingerprint, counts, sizes on disk")
-    .argument("<index-dir>", "folder written by `m3 index` (or by the library's saveIndex)")
+    .description("show the onnxruntime build and its execution providers, and what an index holds: model fingerprint, counts, sizes on disk")
+    .argument("[index-dir]", "folder written by `m3 index` (or by the library's saveIndex); without it, only the runtime")
     .option("--json", "print JSON")
-    .action(async (dir: string, opts: { json?: boolean }) => runInfo(dir, opts));
+    .action(async (dir: string | undefined, opts: { json?: boolean }) => (dir === undefined ? runRuntimeInfo(opts) : runInfo(dir, opts)));
+}
+
+interface RuntimeInfo {
+  onnxruntimeNode: string;
+  platform: string;
+  providers: ProviderSupport[];
+}
+
+function runtimeInfo(): RuntimeInfo {
+  return { onnxruntimeNode: onnxruntimeVersion(), platform: `${process.platform}/${process.arch}`, providers: providerSupport() };
+}
+
+/** "cpu, webgpu, cuda (not installed), tensorrt (not installed)". */
+function providersLine(r: RuntimeInfo): string {
+  const state = (p: ProviderSupport) => (p.installed === false ? " (not installed)" : p.installed === undefined ? " (unknown)" : "");
+  return r.providers.map((p) => `${p.name}${state(p)}`).join(", ");
+}
+
+function runRuntimeInfo(opts: { json?: boolean }): void {
+  const r = runtimeInfo();
+  if (opts.json) {
+    print(JSON.stringify({ runtime: r }, null, 2));
+    return;
+  }
+  print(`onnxruntime-node  ${r.onnxruntimeNode} (${r.platform})`);
+  print(`providers         ${providersLine(r)}`);
+  if (r.providers.some((p) => p.installed === false)) {
+    print("                  (not installed: rerun onnxruntime-node's install script, e.g. ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)");
+  }
 }
 
 interface ManifestLike {
@@ -66,6 +99,7 @@ async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
     colbert: manifest.colbert,
     memory: stats,
     disk: { totalBytes: total, files },
+    runtime: runtimeInfo(),
   };
   if (opts.json) {
     print(JSON.stringify(info, null, 2));
@@ -87,6 +121,7 @@ async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
     ["sparse", `${formatInt(stats.sparse.terms)} terms, ${formatInt(stats.sparse.postings)} postings`],
     ["colbert", `${stats.colbert.codec}, ${stats.colbert.dim} dims, ${formatBytes(stats.colbert.liveBytes)} live of ${formatBytes(stats.colbert.totalBytes)}`],
     ["on disk", `${formatBytes(total)} in ${files.length} files`],
+    ["onnxruntime-node", `${info.runtime.onnxruntimeNode} (${info.runtime.platform}); providers: ${providersLine(info.runtime)}`],
   ];
   const w = Math.max(...lines.map(([k]) => k.length));
   for (const [k, v] of lines) print(`${k.padEnd(w)}  ${v}`);

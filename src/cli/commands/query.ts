@@ -6,7 +6,7 @@ import { DEFAULT_WEIGHTS } from "../../types.js";
 import { openIndexForRead, openModel, runSearch, type CliHit } from "../engine.js";
 import { CliError, UsageError } from "../exit.js";
 import { formatScore, truncate, truncateStart } from "../format.js";
-import { parseIntOption, parseModes, parseWeights, type Mode } from "../options.js";
+import { parseIntOption, parseModes, parseProviders, parseWeights, type Mode } from "../options.js";
 import { print } from "../output.js";
 import { readState } from "../state.js";
 import { renderTable } from "../table.js";
@@ -21,6 +21,7 @@ interface QueryOpts {
   json?: boolean;
   compare?: boolean;
   width?: string;
+  provider?: string;
 }
 
 export function registerQuery(program: Command): void {
@@ -35,6 +36,7 @@ export function registerQuery(program: Command): void {
     .option("--candidates <n>", "candidates taken from each of dense and sparse before re-ranking", "100")
     .option("--fusion <method>", "weighted (the reference's weighted sum) or rrf (reciprocal-rank fusion)", "weighted")
     .option("-m, --model <dir>", "model folder (default: the one recorded in the index, or $M3_MODEL_DIR)")
+    .option("--provider <list>", "onnxruntime execution providers in order of preference, e.g. cuda,cpu (default: cpu)")
     .option("--compare", "show the dense, sparse and colbert rankings beside the hybrid one")
     .option("--json", "print JSON instead of a table")
     .option("--width <cols>", "snippet width in columns", "60")
@@ -62,6 +64,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
   const fusion = opts.fusion ?? "weighted";
   if (fusion !== "weighted" && fusion !== "rrf") throw new UsageError(`--fusion must be weighted or rrf; got "${fusion}"`);
   if (text.trim() === "") throw new UsageError("the query text is empty");
+  const executionProviders = parseProviders(opts.provider);
   if (modes.reduce((s, m) => s + weights[m], 0) <= 0) {
     throw new UsageError(`the weights of the modes searched (${modes.join("+")}) are all 0`);
   }
@@ -73,7 +76,7 @@ async function runQuery(dir: string, text: string, opts: QueryOpts): Promise<voi
   const modelPath = opts.model ?? state?.modelPath ?? process.env["M3_MODEL_DIR"];
   if (!modelPath) throw new UsageError(`no model: ${dir} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
 
-  const model = await openModel(modelPath, {});
+  const model = await openModel(modelPath, executionProviders ? { executionProviders } : {});
   const index = await openIndexForRead(indexDir, model).catch(async (err: unknown) => {
     await model.dispose();
     throw err;
