@@ -9,6 +9,7 @@ import { M3Tokenizer } from "../tokenize/tokenizer.js";
 import { buildHeadGraph, headsFromStateDicts } from "./onnx/head-graph.js";
 import { HIDDEN_OUTPUT, THREE_HEAD_OUTPUTS, classifyOutputs, findModelFiles, requireHeads, unknownGraph, type LayoutKind } from "./layout.js";
 import { MAX_TOKENS, type ModelVariant, type ResolvedEncoderOptions } from "./options.js";
+import { checkMclsRoom } from "./mcls.js";
 import { deviceLabel } from "./providers.js";
 import { loadStateDict } from "./pt/state-dict.js";
 import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
@@ -33,6 +34,8 @@ export interface EncoderInfo {
   executionProviders: string[];
   /** Where the first provider runs: "cpu", or e.g. "cuda:0". */
   device: string;
+  /** Content tokens per `<s>` when MCLS is on (`mcls: true`), else undefined. */
+  mclsStep: number | undefined;
 }
 
 export interface LoadedModel {
@@ -103,7 +106,13 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     throw err;
   }
   const maxLength = Math.min(MAX_TOKENS, (num(config.max_position_embeddings) ?? MAX_TOKENS + 2) - 2);
-  if (hidden === undefined) hidden = await probeHidden(runner, tokenizer);
+  try {
+    if (o.mcls) checkMcls(kind, maxLength, o.mclsStep);
+    if (hidden === undefined) hidden = await probeHidden(runner, tokenizer);
+  } catch (err) {
+    await runner.release().catch(() => undefined);
+    throw err;
+  }
   const info: EncoderInfo = {
     layout: kind,
     variant: kind === "encoder-only" ? o.variant : "fp32",
@@ -114,9 +123,23 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     vocabSize: tokenizer.vocabSize,
     executionProviders: o.executionProviders.map((p) => p.name),
     device: deviceLabel(o.executionProviders[0]!),
+    mclsStep: o.mcls ? o.mclsStep : undefined,
   };
   o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
   return { runner, tokenizer, info };
+}
+
+/** MCLS needs per-token hidden states (encoder-only) and room for an inserted `<s>`. */
+function checkMcls(kind: LayoutKind, maxLength: number, step: number): void {
+  if (kind !== "encoder-only") {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `mcls needs the per-token hidden states of an encoder-only graph (onnx/model.onnx of BAAI/bge-m3); this model is ` +
+        `${kind}, whose graph pools position 0 itself. Turn mcls off or use the encoder-only layout.`,
+      { details: { layout: kind } },
+    );
+  }
+  checkMclsRoom(maxLength, step, "this model's maxLength (config.json max_position_embeddings − 2)");
 }
 
 /** Hidden size from one tiny run, for graphs that declare neither it nor a config.json. */

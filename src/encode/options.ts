@@ -4,6 +4,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { Logger } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
+import { MCLS_STEP, checkMclsRoom } from "./mcls.js";
 import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
 
 /** Which weights of an encoder-only layout to load: `onnx/model.onnx`, `model_quantized.onnx` or `model_fp16.onnx`. */
@@ -33,6 +34,18 @@ export interface M3EncoderOptions {
    * @default 16384
    */
   batchTokens?: number;
+  /**
+   * MCLS (the M3 paper's "multiple CLS", for long inputs on models without long-text tuning):
+   * a `<s>` is inserted in front of every block of `mclsStep` content tokens and the dense vector
+   * is the normalised mean of the final hidden states at all `<s>` positions. Inserted tokens
+   * count toward `maxLength`; their rows are dropped from sparse and ColBERT (see the README).
+   * Texts of at most `mclsStep` content tokens are encoded exactly as without it. Encoder-only
+   * layout only (the graphs with heads inside pool position 0 themselves).
+   * @default false
+   */
+  mcls?: boolean;
+  /** Content tokens per `<s>` with `mcls`. @default 256 */
+  mclsStep?: number;
   /** Maximum texts in one forward pass. @default 64 */
   maxBatchSize?: number;
   /** onnxruntime intra-op threads. @default os.availableParallelism() */
@@ -103,10 +116,17 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
   }
   const executionProviders =
     fromSession !== undefined ? resolveProviders(fromSession, "sessionOptions.executionProviders") : resolveProviders(options.executionProviders);
+  const maxLength = checkInt("maxLength", options.maxLength ?? MAX_TOKENS, 2, MAX_TOKENS);
+  const mcls = options.mcls ?? false;
+  if (typeof mcls !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `mcls must be true or false; got ${describe(mcls)}.`);
+  const mclsStep = checkInt("mclsStep", options.mclsStep ?? MCLS_STEP, 1, MAX_TOKENS);
+  if (mcls) checkMclsRoom(maxLength, mclsStep, "the maxLength option");
   return {
     modelPath,
     variant,
-    maxLength: checkInt("maxLength", options.maxLength ?? MAX_TOKENS, 2, MAX_TOKENS),
+    maxLength,
+    mcls,
+    mclsStep,
     batchTokens: checkInt("batchTokens", options.batchTokens ?? 16384, 2, 1 << 30),
     maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
     intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
