@@ -114,6 +114,10 @@ export class M3Encoder implements M3EncoderLike {
     const tokenized = await m.tokenizer.tokenize(texts, mcls ? mclsContentBudget(limit, o.mclsStep) + 2 : limit);
     const inputs = mcls ? tokenized.map((r) => insertCls(r, o.mclsStep, m.tokenizer.special.cls)) : undefined;
     const ids = inputs ? inputs.map((x) => x.ids) : tokenized;
+    if (ids.length === 1) {
+      // One text (a query): one run, no batch planning.
+      return this.queue.run(() => m.runner.run(ids, ids[0]!.length, want, inputs && [inputs[0]!.cls]));
+    }
     const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize);
     o.logger.debug?.("bge-m3 encode", { texts: texts.length, batches: batches.length });
     const out = new Array<M3Encoding>(texts.length);

@@ -135,8 +135,10 @@ export class EncoderOnlyRunner implements BatchRunner {
       kept.push(k);
       T += k.length - 1;
     });
-    const X = new Float32Array(T * H);
-    ids.forEach((row, b) => {
+    const single = ids.length === 1 ? segments(ids[0]!.length, cls?.[0]) : [];
+    // One text whose rows are contiguous (no inserted <s>): feed a view of the hidden states, no copy.
+    const X = single.length === 1 ? hidden.subarray(single[0]![0] * H, single[0]![1] * H) : new Float32Array(T * H);
+    if (X.buffer !== hidden.buffer) ids.forEach((row, b) => {
       let dst = rowStart[b]! * H;
       for (const [from, to] of segments(row.length, cls?.[b])) {
         X.set(hidden.subarray((b * L + from) * H, (b * L + to) * H), dst);
