@@ -19,9 +19,10 @@ export type { DownloadProgress, HubVariant, PretrainedOptions, ResolvedPretraine
 
 // Tokenizer and encoder
 export { M3Tokenizer, type SpecialIds } from "./tokenize/index.js";
-export { M3Encoder, MAX_TOKENS, PROVIDER_NAMES, providerSupport, onnxruntimeVersion } from "./encode/index.js";
+export { M3Encoder, MAX_TOKENS, PROVIDER_NAMES, providerSupport, onnxruntimeVersion, quantizeModel } from "./encode/index.js";
 export type {
   M3EncoderOptions, ModelVariant, EncoderInfo, LayoutKind, ExecutionProvider, ProviderName, ProviderSupport,
+  QuantizeOptions, QuantizeResult, ScaleMode,
 } from "./encode/index.js";
 
 // Index (dense HNSW + sparse inverted lists + ColBERT store) and persistence

@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { registerDownload } from "./commands/download.js";
 import { registerIndex } from "./commands/index-cmd.js";
 import { registerInfo } from "./commands/info.js";
+import { registerQuantize } from "./commands/quantize.js";
 import { registerQuery } from "./commands/query.js";
 import { ExitCode, exitCodeFor, formatError } from "./exit.js";
 
@@ -40,12 +41,14 @@ Example:
   m3 download BAAI/bge-m3
   m3 index data/sample-corpus/docs --model ~/models/bge-m3 --out ./my-index
   m3 query ./my-index "Why does bread dough rise?" -k 5
-  m3 info ./my-index`,
+  m3 info ./my-index
+  m3 quantize ~/models/bge-m3        (int8 encoder for --variant int8)`,
     );
   registerIndex(program);
   registerQuery(program);
   registerInfo(program);
   registerDownload(program);
+  registerQuantize(program);
   return program;
 }
 

@@ -7,3 +7,4 @@ export { loadStateDict, parseStateDict, type FloatTensor } from "./pt/state-dict
 export { createOrtRowScorer, type OrtRowScorerOptions } from "./row-scorer.js";
 export { PROVIDER_NAMES, type ExecutionProvider, type ProviderName, type CpuProvider, type DeviceProvider, type CoreMlProvider, type WebGpuProvider } from "./providers.js";
 export { providerSupport, onnxruntimeVersion, type ProviderSupport } from "./provider-support.js";
+export { quantizeModel, QUANTIZED_FILE, type QuantizeOptions, type QuantizeResult, type ScaleMode } from "./quantize.js";
