@@ -41,6 +41,34 @@ async function codeOf(p: Promise<unknown>): Promise<{ code: ErrorCode; message: 
 
 const onnxFiles = (dir: string) => readdirSync(join(dir, "onnx")).sort();
 
+describe("compareEncodings", () => {
+  const enc = (d: number[], sparse: [number, number][], rows: number[][]) => ({
+    tokenCount: rows.length + 1,
+    dense: Float32Array.from(d),
+    sparse: { indices: Uint32Array.from(sparse.map((x) => x[0])), values: Float32Array.from(sparse.map((x) => x[1])) },
+    colbert: { data: Float32Array.from(rows.flat()), tokens: rows.length, dim: 2 },
+  });
+  const a = [enc([1, 0], [[5, 0.5], [7, 0.25]], [[1, 0], [0, 1]]), enc([0, 1], [[5, 0.1]], [[0.6, 0.8]])];
+
+  it("identical encodings: cosines 1, differences 0", () => {
+    const f = compareEncodings(a, a);
+    expect(f).toMatchObject({ texts: 2, denseCosine: { min: 1, mean: 1 }, sparseMaxRelDiff: 0, colbertRowCosine: { min: 1 } });
+    expect(f.sparseCosine.min).toBeCloseTo(1, 12);
+    expect(f.maxSimAbsDiff.max).toBe(0);
+  });
+
+  it("changed outputs show up in each measure", () => {
+    const b = [enc([0.6, 0.8], [[5, 0.5], [9, 0.25]], [[0, 1], [0, 1]]), enc([0, 1], [[5, 0.1]], [[0.6, 0.8]])];
+    const f = compareEncodings(a, b);
+    expect(f.denseCosine.min).toBeCloseTo(0.6, 6);
+    expect(f.sparseCosine.min).toBeCloseTo(0.25 / 0.3125, 6);
+    expect(f.sparseMaxRelDiff).toBeCloseTo(0.5, 6); // weight 0.25 moved to another id; top weight 0.5
+    expect(f.colbertRowCosine.min).toBeCloseTo(0, 6);
+    expect(f.maxSimAbsDiff.max).toBeGreaterThan(0);
+    expect(() => compareEncodings(a, b.slice(1))).toThrow(RangeError);
+  });
+});
+
 describe("the ONNX reader", () => {
   it("reads the fixture graph: nodes, initializers with their external data, inputs and outputs", () => {
     const m = parseModel(readFileSync(join(TINY, "onnx/model.onnx")));
