@@ -37,14 +37,14 @@ export function readFields(buf: Uint8Array): RawField[] {
       if (shift > 63n) corrupt("a varint is longer than 10 bytes");
     }
   };
-  const empty = new Uint8Array(0);
+  const empty: Uint8Array = new Uint8Array(0);
   while (p < buf.length) {
     const start = p;
     const tag = varint();
     const field = Number(tag >> 3n);
     const wire = Number(tag & 7n);
     let int = 0n;
-    let bytes = empty;
+    let bytes: Uint8Array = empty;
     if (wire === 0) int = varint();
     else if (wire === 1 || wire === 5) {
       const n = wire === 1 ? 8 : 4;
