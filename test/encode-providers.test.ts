@@ -12,6 +12,8 @@ import { M3Encoder } from "../src/encode/encoder.js";
 import { checkProvidersAvailable, providerSupport, type ProviderSupport } from "../src/encode/provider-support.js";
 import { resolveProviders } from "../src/encode/providers.js";
 import { createOrtRowScorer } from "../src/encode/row-scorer.js";
+import { resolveEncoderOptions } from "../src/encode/options.js";
+import { INT8_DISABLED_OPTIMIZERS, sessionOptions } from "../src/encode/session.js";
 import { isM3Error, type ErrorCode } from "../src/errors.js";
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -109,6 +111,18 @@ describe("executionProviders: validation and fallback order", () => {
     } finally {
       await e.dispose();
     }
+  });
+});
+
+describe("session options", () => {
+  it("providers last (the caller's sessionOptions cannot bypass the validated list); int8 turns off the SkipLayerNorm fusion unless overridden", () => {
+    const fp32 = sessionOptions(resolveEncoderOptions({ modelPath: TINY, executionProviders: ["cpu"], sessionOptions: { logSeverityLevel: 3 } }));
+    expect(fp32).toMatchObject({ executionProviders: [{ name: "cpu" }], logSeverityLevel: 3 });
+    expect(fp32.extra).toBeUndefined();
+    const int8 = sessionOptions(resolveEncoderOptions({ modelPath: TINY, variant: "int8" }));
+    expect(int8.extra).toEqual({ "optimization.disable_specified_optimizers": INT8_DISABLED_OPTIMIZERS });
+    const own = sessionOptions(resolveEncoderOptions({ modelPath: TINY, variant: "int8", sessionOptions: { extra: { "optimization.disable_specified_optimizers": "" } } }));
+    expect(own.extra).toEqual({ "optimization.disable_specified_optimizers": "" });
   });
 });
 
