@@ -90,9 +90,13 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
       hidden = num(config.hidden_size) ?? outputLastDim(session, HIDDEN_OUTPUT);
       const heads = headsFromStateDicts(sp, cb, hidden, { sparse: basename(pts.sparsePt), colbert: basename(pts.colbertPt) });
       hidden = heads.hidden;
+      // The heads are ~0.35% of the encoder's FLOPs. On one thread they run on the caller's
+      // thread, without waking a pool that competes with the encoder's still-spinning workers:
+      // measured 0.9 vs 2.9 ms after a 16-token query, 213 vs 250 ms for 2000 rows.
+      const headOpts = { ...opts, intraOpNumThreads: 1 };
       const [both, sparseOnly] = await Promise.all([
-        createSession(buildHeadGraph(heads), opts, "the generated head graph"),
-        createSession(buildHeadGraph(heads, { colbert: false }), opts, "the generated sparse head graph"),
+        createSession(buildHeadGraph(heads), headOpts, "the generated head graph"),
+        createSession(buildHeadGraph(heads, { colbert: false }), headOpts, "the generated sparse head graph"),
       ]);
       runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, both, sparseOnly, padId, drop);
       used.push(pts.sparsePt, pts.colbertPt);
