@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { M3Encoder as M3EncoderType } from "../../src/encode/encoder.js";
 import { planBatches } from "../../src/encode/batching.js";
-import { INT8_DISABLED_OPTIMIZERS } from "../../src/encode/session.js";
+import { INT8_DISABLED_OPTIMIZERS } from "../../src/encode/options.js"; // no onnxruntime import (see bench/encoder.ts)
 import type { M3Encoding } from "../../src/types.js";
 import { log, now, peakRssMiB, percentile, round } from "./machine.js";
 

@@ -3,19 +3,14 @@ import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { halfToFloat32 } from "../math/half.js";
-import type { ResolvedEncoderOptions } from "./options.js";
+import { INT8_DISABLED_OPTIMIZERS, type ResolvedEncoderOptions } from "./options.js";
 import { checkProvidersAvailable, providerFailed } from "./provider-support.js";
 import type { ResolvedProvider } from "./providers.js";
 
 export type Session = ort.InferenceSession;
 
-/**
- * onnxruntime graph rewrites turned off for the int8 graphs: fusing the residual Add and
- * LayerNormalization into SkipLayerNormalization made the int8 encoder 14–22% slower here
- * (three interleaved runs on the full-size model; neutral for fp32).
- */
-export const INT8_DISABLED_OPTIMIZERS = "SkipLayerNormFusion;BiasSkipLayerNormFusion";
 const DISABLE_KEY = "optimization.disable_specified_optimizers";
+export { INT8_DISABLED_OPTIMIZERS };
 
 /** The session options: documented defaults, then the caller's extra options on top. */
 export function sessionOptions(o: ResolvedEncoderOptions): ort.InferenceSession.SessionOptions {
