@@ -14,6 +14,13 @@
  *   raw-fixed     session.run, fixed-size batches in input order (no length sorting)
  *   transformers-js  @huggingface/transformers feature-extraction, CLS pooling, normalize,
  *                 fixed-size batches in input order (its own bundled onnxruntime-node)
+ * Comparison parts (bench/lib/encoder-parts.ts), each in its own child process, stored beside the
+ * variants in the same JSON: int8 (fp32 vs int8, same batches, alternating; needs
+ * onnx/model_quantized.onnx, e.g. from `m3 quantize`), single (one 16-token query), mcls (MCLS
+ * cost on long texts), profile (onnxruntime per-op time, fp32 and int8).
+ *   --parts variants,int8,single,mcls,profile   (default: all; without "variants" the parts run
+ *   are merged into the existing --out file, keeping its other results)
+ *   --single-runs 20  --mcls-texts 2 --mcls-tokens 1024
  * FLOP per token at padded length L: 2·P + 2·layers·2·L·hidden, P = layers·(4·hidden² +
  * 2·hidden·ffn) (= 302e6 for BGE-M3: 0.604 GFLOP + attention). Achieved GFLOP/s counts the
  * padded tokens the forward pass really computed; "useful" counts real tokens only. The peak is
@@ -35,6 +42,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "tokenizers";
 import { planBatches, padBatch } from "../src/encode/batching.js";
+import { hasInt8, int8Part, mclsPart, profilePart, singlePart } from "./lib/encoder-parts.js";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB } from "./lib/machine.js";
 import type { MatMulPeak } from "./lib/onnx-matmul.js";
 import { Rng } from "./lib/rng.js";
@@ -378,7 +386,35 @@ async function mainLong(a: Record<string, string | true>, modelDir: string, thre
   log(`wrote ${outFile}`);
 }
 
-function child(variant: Variant, args: string[]): Promise<VariantResult> {
+const PARTS = ["variants", "int8", "single", "mcls", "profile"] as const;
+type Part = (typeof PARTS)[number];
+
+/** Runs one comparison part in this (child) process; its result goes to the parent as JSON. */
+async function runPart(part: Exclude<Part, "variants">, a: Record<string, string | true>, modelDir: string, threads: number, counts: Record<CorpusName, number>): Promise<unknown> {
+  const startedAt = machineInfo().uptime;
+  let result: unknown;
+  if (part === "int8") {
+    const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
+    result = await int8Part(modelDir, threads, await buildTexts(tok, counts));
+  } else if (part === "single") {
+    result = await singlePart(modelDir, threads, Number(a["single-runs"] ?? 20));
+  } else if (part === "mcls") {
+    const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
+    const n = Number(a["mcls-texts"] ?? 2);
+    const target = Number(a["mcls-tokens"] ?? 1024);
+    const texts = (await buildTexts(tok, { queries: 0, passages: n, mixed: 0 })).passages.texts.map((t) => {
+      let out = t;
+      while (out.split(" ").length < target) out += " " + t;
+      return out.split(" ").slice(0, target - 2).join(" ");
+    });
+    result = await mclsPart(modelDir, threads, texts);
+  } else {
+    result = await profilePart(modelDir, threads, Number(a["profile-batch"] ?? 4), Number(a["profile-length"] ?? 128));
+  }
+  return { startedAt, ...(result as object) };
+}
+
+function child(variant: string, args: string[]): Promise<VariantResult> {
   return new Promise((res, rej) => {
     const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args, "--variant", variant], {
       stdio: ["ignore", "pipe", "inherit"],
@@ -409,8 +445,42 @@ async function main(): Promise<void> {
   }
   if (a.long === true) return mainLong(a, modelDir, threads);
   if (typeof a.variant === "string") {
-    const r = await runVariant(a.variant as Variant, modelDir, threads, counts);
+    const r = (PARTS as readonly string[]).includes(a.variant)
+      ? await runPart(a.variant as Exclude<Part, "variants">, a, modelDir, threads, counts)
+      : await runVariant(a.variant as Variant, modelDir, threads, counts);
     process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+  const parts = (typeof a.parts === "string" ? a.parts.split(",") : [...PARTS]) as Part[];
+  for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--parts: unknown part ${p} (${PARTS.join(", ")})`);
+  const outFile = String(a.out ?? "bench/results/encoder.json");
+  const passthrough = ["single-runs", "mcls-texts", "mcls-tokens", "profile-batch", "profile-length"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : []));
+  const partArgs = ["--model", modelDir, "--threads", String(threads), "--queries", String(counts.queries), "--passages", String(counts.passages), "--mixed", String(counts.mixed), ...passthrough];
+  const comparisons: Record<string, unknown> = {};
+  let failed = false;
+  for (const p of parts) {
+    if (p === "variants") continue;
+    if ((p === "int8") && !hasInt8(modelDir)) {
+      log(`part ${p}: skipped, ${modelDir}/onnx/model_quantized.onnx is missing (make it with: m3 quantize ${modelDir})`);
+      comparisons[p] = { skipped: "no onnx/model_quantized.onnx" };
+      continue;
+    }
+    log(`part ${p}: ${machineInfo().uptime}`);
+    try {
+      comparisons[p] = await child(p, partArgs);
+    } catch (err) {
+      log(`part ${p} failed: ${(err as Error).message}`);
+      comparisons[p] = { error: (err as Error).message };
+      failed = true;
+    }
+  }
+  if (!parts.includes("variants")) {
+    const prev = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, "utf8")) as Record<string, unknown>) : { kind: "encoder" };
+    const merged = { ...prev, comparisons: { ...((prev.comparisons as Record<string, unknown> | undefined) ?? {}), ...comparisons } };
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, JSON.stringify(merged, null, 1) + "\n");
+    log(`merged ${Object.keys(comparisons).join(", ")} into ${outFile}`);
+    if (failed && a["allow-failures"] !== true) process.exitCode = 1;
     return;
   }
   const machine = machineInfo();
@@ -451,12 +521,12 @@ async function main(): Promise<void> {
     batching: { batchTokens: BATCH_TOKENS, maxBatchSize: MAX_BATCH, fixedBatch: FIXED_BATCH },
     matmulPeak: { bestGflops: round(peak, 1), shapes: peaks.map((p) => ({ ...p, peakGflops: round(p.peakGflops, 1), medianGflops: round(p.medianGflops, 1) })) },
     variants,
+    comparisons,
   };
-  const outFile = String(a.out ?? "bench/results/encoder.json");
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, JSON.stringify(result, null, 1) + "\n");
   log(`wrote ${outFile}`);
-  if (variants.some((v) => "error" in v) && a["allow-failures"] !== true) process.exitCode = 1;
+  if ((failed || variants.some((v) => "error" in v)) && a["allow-failures"] !== true) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 
 const f1 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "–" : Number(x).toFixed(1));
 const f2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "–" : Number(x).toFixed(2));
+const f4 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "–" : Number(x).toFixed(4));
 const f3 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "–" : Number(x).toFixed(3));
 const int = (x) => (x === undefined || x === null ? "–" : Math.round(x).toLocaleString("en-US"));
 const kib = (b) => (b === undefined ? "–" : b >= 1 << 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
@@ -92,6 +93,71 @@ export function encoderSection(e) {
     ``,
     ...notes,
   ].join("\n");
+}
+
+/** The comparison parts of encoder.json (bench/lib/encoder-parts.ts): int8 vs fp32, single query, MCLS, op profile. */
+export function comparisonsSection(e) {
+  const c = e?.comparisons;
+  if (!c) return "";
+  const out = [];
+  const at = (x) => (x?.startedAt ? ` Load at start: \`${x.startedAt}\`.` : "");
+  if (c.int8?.corpora) {
+    out.push(
+      `#### int8 vs fp32 (same texts, same batches, run alternately in one process)`,
+      ``,
+      `int8 = \`onnx/model_quantized.onnx\` written by \`m3 quantize\` (per-column weight scales, per-row embedding scales).${at(c.int8)}`,
+      ``,
+      table(
+        ["corpus (texts)", "fp32 tokens/s", "int8 tokens/s", "int8 / fp32", "dense cosine min / mean", "lexical cosine min", "ColBERT row cosine min", "MaxSim abs diff max / mean"],
+        c.int8.corpora.map((x) => [
+          `${x.corpus} (${x.texts})`,
+          f1(x.fp32TokensPerSecond),
+          f1(x.int8TokensPerSecond),
+          `×${f2(x.ratio)}`,
+          `${f4(x.fidelity.denseCosine.min)} / ${f4(x.fidelity.denseCosine.mean)}`,
+          f4(x.fidelity.sparseCosine.min),
+          f4(x.fidelity.colbertRowCosine.min),
+          `${f4(x.fidelity.maxSimAbsDiff.max)} / ${f4(x.fidelity.maxSimAbsDiff.mean)}`,
+        ]),
+      ),
+      ``,
+    );
+  } else if (c.int8?.skipped) out.push(`int8 vs fp32: not run (${c.int8.skipped}).`, ``);
+  if (c.single?.rows) {
+    out.push(
+      `#### One query of ${c.single.tokens} tokens (p50 / p90 ms over ${c.single.rows[0]?.runs ?? "?"} runs, all paths interleaved)`,
+      ``,
+      `\`session.run\` is the bare encoder graph on pre-built tensors (the floor); \`encode\` adds tokenising, the head graph and the post-processing.${at(c.single)}`,
+      ``,
+      table(["weights", "path", "p50 ms", "p90 ms"], c.single.rows.map((r) => [r.variant, r.path, f1(r.p50Ms), f1(r.p90Ms)])),
+      ``,
+    );
+  }
+  if (c.mcls && !c.mcls.error) {
+    out.push(
+      `#### MCLS cost`,
+      ``,
+      `${c.mcls.texts} texts of ~${int(c.mcls.tokensOff / c.mcls.texts)} tokens, fp32, all three outputs, \`mcls\` off and on alternately: ${f1(c.mcls.offTokensPerSecond)} vs ${f1(c.mcls.onTokensPerSecond)} tokens/s (time ×${f3(c.mcls.costRatio)} for the same texts; ${int(c.mcls.insertedCls)} inserted \`<s>\` in ${int(c.mcls.tokensOn)} model tokens). Dense cosine between the two vectors: min ${f4(c.mcls.denseCosine.min)}, mean ${f4(c.mcls.denseCosine.mean)} (random weights: only the cost is meaningful).${at(c.mcls)}`,
+      ``,
+    );
+  }
+  if (c.profile?.variants?.length) {
+    const v = c.profile.variants;
+    const ops = [...new Set(v.flatMap((x) => x.ops.slice(0, 10).map((o) => o.op)))];
+    const cell = (x, op) => {
+      const o = x.ops.find((y) => y.op === op);
+      return o ? `${f1(o.ms)} (${pct(o.share)})` : "–";
+    };
+    out.push(
+      `#### Where the time goes (onnxruntime profile, one batch of ${c.profile.batch} × ${c.profile.length} tokens, ms per run by op type)`,
+      ``,
+      table(["op type", ...v.map((x) => `${x.variant} (run ${f1(x.runMs)} ms)`)], ops.map((op) => [op, ...v.map((x) => cell(x, op))])),
+      ``,
+      `onnxruntime fuses the int8 pattern into DynamicQuantizeMatMul / MatMulIntegerToFloat; the attention products (MatMul, FusedMatMul), the residual Adds and LayerNormalization (fused into SkipLayerNormalization in fp32; the int8 sessions turn that fusion off, which measured faster there), Gelu, Transpose and Softmax stay fp32 in both graphs: a fixed cost int8 cannot shrink.${at(c.profile)}`,
+      ``,
+    );
+  }
+  return out.join("\n").trim();
 }
 
 export function retrievalSection(rs) {
@@ -213,7 +279,7 @@ export function render(dir) {
   const r = loadResults(dir);
   // Hand-written remarks on a run (e.g. what could not be measured and why), kept next to the JSON.
   const notes = existsSync(join(dir, "NOTES.md")) ? readFileSync(join(dir, "NOTES.md"), "utf8").trim() : "";
-  return [machineSection(r), encoderSection(r.encoder), retrievalSection(r.retrieval), colbertSection(r.colbert), notes].filter(Boolean).join("\n\n");
+  return [machineSection(r), encoderSection(r.encoder), comparisonsSection(r.encoder), retrievalSection(r.retrieval), colbertSection(r.colbert), notes].filter(Boolean).join("\n\n");
 }
 
 function check(dir, parts) {
@@ -234,6 +300,11 @@ function check(dir, parts) {
       if (v.error) errors.push(`encoder variant ${v.variant} failed`);
       else for (const c of v.corpora) ["textsPerSecond", "tokensPerSecond", "gflops"].forEach((k) => finite(c[k], `${v.variant}.${c.corpus}.${k}`));
     }
+    for (const [name, part] of Object.entries(r.encoder.comparisons ?? {})) {
+      if (part?.error) errors.push(`encoder part ${name} failed`);
+    }
+    for (const x of r.encoder.comparisons?.int8?.corpora ?? []) ["fp32TokensPerSecond", "int8TokensPerSecond", "ratio"].forEach((k) => finite(x[k], `int8.${x.corpus}.${k}`));
+    for (const x of r.encoder.comparisons?.single?.rows ?? []) finite(x.p50Ms, `single.${x.variant}.${x.path}`);
   }
   if (r.retrieval.length === 0) errors.push("no retrieval-*.json");
   for (const x of r.retrieval) {

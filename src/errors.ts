@@ -14,6 +14,11 @@ export const ErrorCodes = {
   MODEL_INVALID: "MODEL_INVALID",
   /** tokenizer.json is missing or unreadable. */
   TOKENIZER_ERROR: "TOKENIZER_ERROR",
+  /**
+   * An execution provider (e.g. "cuda") is not in the installed onnxruntime-node build, its
+   * libraries are not installed, or it failed to start (no device, driver or CUDA libraries).
+   */
+  PROVIDER_UNAVAILABLE: "PROVIDER_UNAVAILABLE",
   /** onnxruntime failed to create a session or to run. */
   INFERENCE_ERROR: "INFERENCE_ERROR",
   /** The object was disposed and cannot be used any more. */

@@ -19,8 +19,11 @@ export type { DownloadProgress, HubVariant, PretrainedOptions, ResolvedPretraine
 
 // Tokenizer and encoder
 export { M3Tokenizer, type SpecialIds } from "./tokenize/index.js";
-export { M3Encoder, MAX_TOKENS } from "./encode/index.js";
-export type { M3EncoderOptions, ModelVariant, EncoderInfo, LayoutKind } from "./encode/index.js";
+export { M3Encoder, MAX_TOKENS, PROVIDER_NAMES, providerSupport, onnxruntimeVersion, quantizeModel } from "./encode/index.js";
+export type {
+  M3EncoderOptions, ModelVariant, EncoderInfo, LayoutKind, ExecutionProvider, ProviderName, ProviderSupport,
+  QuantizeOptions, QuantizeResult, ScaleMode,
+} from "./encode/index.js";
 
 // The backend contract (the embedded index and the Postgres backend implement it) and the filter language
 export { parseFilter, matchesFilter } from "./backend/index.js";

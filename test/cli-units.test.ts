@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { windows } from "../src/cli/chunk.js";
 import { ExitCode, UsageError, exitCodeFor, formatError } from "../src/cli/exit.js";
 import { displayWidth, formatBytes, formatDuration, truncate, truncateStart } from "../src/cli/format.js";
-import { parseIntOption, parseModes, parseWeights } from "../src/cli/options.js";
+import { parseIntOption, parseModes, parseProviders, parseWeights } from "../src/cli/options.js";
 import { Progress } from "../src/cli/progress.js";
 import { planIncremental, sourceName, sourcesOf } from "../src/cli/state.js";
 import { M3Error } from "../src/errors.js";
@@ -73,6 +73,14 @@ describe("options", () => {
     expect(parseModes("hybrid")).toEqual(["dense", "sparse", "colbert"]);
     expect(parseModes("sparse+dense")).toEqual(["dense", "sparse"]);
     expect(() => parseModes("bm25")).toThrow(UsageError);
+  });
+
+  it("--provider: names in order, cuda/tensorrt/dml with a device index", () => {
+    expect(parseProviders(undefined)).toBeUndefined();
+    expect(parseProviders("cpu")).toEqual(["cpu"]);
+    expect(parseProviders("CUDA:1, cpu")).toEqual([{ name: "cuda", deviceId: 1 }, "cpu"]);
+    expect(parseProviders("webgpu,cpu")).toEqual(["webgpu", "cpu"]);
+    for (const bad of ["", "gpu", "cuda,", "cpu:0", "cuda:x", "cuda:1:2", "cuda:1234"]) expect(() => parseProviders(bad)).toThrow(UsageError);
   });
 });
 

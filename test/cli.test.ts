@@ -3,7 +3,7 @@
  * tiny fixture model (test/fixtures/models/encoder-only).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -261,12 +261,58 @@ describe("m3 index / query / info", () => {
     expect(notIndex.code).toBe(1);
     expect(notIndex.stderr).toMatch(/is not an index/);
     expect((await m3(["info", t("empty")])).code).toBe(1);
+    const badProvider = await m3(["query", t("empty"), "hello", "--provider", "gpu"]);
+    expect(badProvider.code).toBe(2);
+    expect(badProvider.stderr).toMatch(/--provider must be a comma-separated list of cpu, cuda/);
 
     const idx = t("one-index");
     expect((await m3(["index", t("one"), "--model", MODEL, "--out", idx, "-q"])).code).toBe(0);
     const other = await m3(["query", idx, "hello", "--model", OTHER_LAYOUT]);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/INDEX_MODEL_MISMATCH/);
+  });
+
+  it("info without an index shows the onnxruntime build and its providers; an unavailable provider fails with one line", async () => {
+    const r = await m3(["info"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/onnxruntime-node\s+\d+\.\d+\.\d+ \(\w+\/\w+\)/);
+    expect(r.stdout).toMatch(/providers\s+cpu/);
+    const j = JSON.parse((await m3(["info", "--json"])).stdout) as { runtime: { providers: { name: string }[] } };
+    expect(j.runtime.providers[0]!.name).toBe("cpu");
+    if (!j.runtime.providers.some((p) => p.name === "dml")) {
+      const src = t("prov");
+      mkdirSync(src, { recursive: true });
+      writeFileSync(path.join(src, "a.txt"), "hello world");
+      const e = await m3(["index", src, "--model", MODEL, "--out", t("prov-index"), "--provider", "dml", "-q"]);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toMatch(/PROVIDER_UNAVAILABLE/);
+      expect(e.stderr).toMatch(/"dml" is not in this onnxruntime-node build/);
+    }
+  });
+
+  it("quantize writes the int8 encoder, prints its fidelity, refuses to overwrite without --force; index runs on it", async () => {
+    const dir = t("qmodel");
+    cpSync(MODEL, dir, { recursive: true });
+    rmSync(path.join(dir, "onnx/model_quantized.onnx"));
+    const r = await m3(["quantize", dir, "-q"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote .*onnx\/model_quantized\.onnx/);
+    expect(r.stdout).toMatch(/12 MatMul weights \(per-column scales\) and 2 embedding tables/);
+    expect(r.stdout).toMatch(/dense cosine\s+min 0\.99\d\d/);
+    expect(r.stdout).toMatch(/MaxSim \|difference\| max/);
+    const again = await m3(["quantize", dir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists; pass overwrite: true \(m3 quantize --force\)/);
+    const forced = JSON.parse((await m3(["quantize", dir, "--force", "--per-tensor", "--json"])).stdout) as { scales: string; fidelity: { denseCosine: { min: number } } };
+    expect(forced.scales).toBe("per-tensor");
+    expect(forced.fidelity.denseCosine.min).toBeGreaterThan(0.99);
+    const src = t("qsrc");
+    write(path.join(src, "a.txt"), "Bread dough rises because yeast ferments sugar.");
+    const idx = await m3(["index", src, "--model", dir, "--variant", "int8", "--out", t("qidx"), "-q"]);
+    expect(idx.code, idx.stderr).toBe(0);
+    const notBge = await m3(["quantize", OTHER_LAYOUT, "--no-check"]);
+    expect(notBge.code).toBe(1);
+    expect(notBge.stderr).toMatch(/not an encoder-only BGE-M3 graph.*\[INVALID_ARGUMENT\]/);
   });
 
   it("splits a long text file into chunks of at most --chunk-size tokens", async () => {

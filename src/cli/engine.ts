@@ -4,6 +4,7 @@
  */
 import { M3Encoder } from "../encode/encoder.js";
 import type { ModelVariant } from "../encode/options.js";
+import type { ExecutionProvider } from "../encode/providers.js";
 import { defaultColbertFactory } from "../index/default-colbert.js";
 import { HybridIndex, type IndexStats } from "../index/hybrid-index.js";
 import { loadIndex } from "../index/persist.js";
@@ -35,12 +36,16 @@ export interface CliModel {
  * `model`: a folder, or a Hugging Face repo id ("BAAI/bge-m3") already in the local hub cache
  * (never downloads; `m3 download` does).
  */
-export async function openModel(model: string, opts: { variant?: ModelVariant }): Promise<CliModel> {
+export async function openModel(model: string, opts: { variant?: ModelVariant; executionProviders?: ExecutionProvider[] }): Promise<CliModel> {
   let modelPath = path.resolve(model);
   if (!existsSync(modelPath) && /^[\w.-]+\/[\w.-]+$/.test(model)) {
     modelPath = (await resolvePretrained(model, { localFilesOnly: true, variant: opts.variant ?? "fp32" })).dir;
   }
-  const encoder = await M3Encoder.load({ modelPath, variant: opts.variant ?? "fp32" });
+  const encoder = await M3Encoder.load({
+    modelPath,
+    variant: opts.variant ?? "fp32",
+    ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}),
+  });
   return {
     modelPath,
     encoder,

@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { registerDownload } from "./commands/download.js";
 import { registerIndex } from "./commands/index-cmd.js";
 import { registerInfo } from "./commands/info.js";
+import { registerQuantize } from "./commands/quantize.js";
 import { registerQuery } from "./commands/query.js";
 import { ExitCode, exitCodeFor, formatError } from "./exit.js";
 
@@ -43,12 +44,14 @@ Example:
   m3 info ./my-index
 Postgres + pgvector instead of a folder: --pg <url> [--table <name>] on index, query and info:
   m3 index data/sample-corpus/docs --model ~/models/bge-m3 --pg postgres://localhost/rag
-  m3 query --pg postgres://localhost/rag "Why does bread dough rise?"`,
+  m3 query --pg postgres://localhost/rag "Why does bread dough rise?"
+  m3 quantize ~/models/bge-m3        (int8 encoder for --variant int8)`,
     );
   registerIndex(program);
   registerQuery(program);
   registerInfo(program);
   registerDownload(program);
+  registerQuantize(program);
   return program;
 }
 

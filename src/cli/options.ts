@@ -1,4 +1,5 @@
 /** Parsing and checking of option values; a bad value is a UsageError (exit 2). */
+import { PROVIDER_NAMES, type ExecutionProvider, type ProviderName } from "../encode/providers.js";
 import { UsageError } from "./exit.js";
 
 export function parseIntOption(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
@@ -54,4 +55,24 @@ export function parseModes(raw: string | undefined): Mode[] {
     throw new UsageError(`--mode must be hybrid, dense, sparse, colbert or a "+"-joined subset like dense+sparse; got "${raw}"`);
   }
   return MODE_NAMES.filter((m) => parts.includes(m));
+}
+
+/**
+ * `--provider`: comma-separated execution providers in order of preference, each a name or
+ * `name:deviceId` for cuda, tensorrt and dml, e.g. "cuda:1,cpu". Undefined when absent.
+ */
+export function parseProviders(raw: string | undefined): ExecutionProvider[] | undefined {
+  if (raw === undefined) return undefined;
+  const out: ExecutionProvider[] = [];
+  for (const part of raw.split(",").map((p) => p.trim().toLowerCase())) {
+    const m = /^([a-z]+)(?::(\d{1,3}))?$/.exec(part);
+    const name = m?.[1] as ProviderName | undefined;
+    if (m === null || name === undefined || !PROVIDER_NAMES.includes(name) || (m[2] !== undefined && !["cuda", "tensorrt", "dml"].includes(name))) {
+      throw new UsageError(
+        `--provider must be a comma-separated list of ${PROVIDER_NAMES.join(", ")} (cuda, tensorrt and dml may take a device: cuda:1); got "${raw}"`,
+      );
+    }
+    out.push(m[2] === undefined ? name : ({ name, deviceId: Number(m[2]) } as ExecutionProvider));
+  }
+  return out;
 }

@@ -8,6 +8,7 @@ import type { EncodeOptions, M3EncoderLike, M3Encoding, ModelFingerprint } from 
 import { checkInt, checkTexts } from "../util/validate.js";
 import { planBatches } from "./batching.js";
 import { loadModel, type EncoderInfo, type LoadedModel } from "./load.js";
+import { insertCls, mclsContentBudget, mclsMinLength } from "./mcls.js";
 import { MAX_TOKENS, resolveEncoderOptions, type M3EncoderOptions, type ResolvedEncoderOptions } from "./options.js";
 import { SerialQueue } from "./queue.js";
 import type { Want } from "./runners.js";
@@ -106,15 +107,24 @@ export class M3Encoder implements M3EncoderLike {
     const want: Want = { dense: options.dense ?? true, sparse: options.sparse ?? true, colbert: options.colbert ?? true };
     if (texts.length === 0) return [];
     const m = await this.loaded();
-    const ids = await m.tokenizer.tokenize(texts, Math.min(maxLength, m.info.maxLength));
     const o = this.options;
+    const limit = Math.min(maxLength, m.info.maxLength);
+    // MCLS: tokenize to the content budget that leaves room for the inserted <s>, then insert.
+    const mcls = o.mcls && limit >= mclsMinLength(o.mclsStep);
+    const tokenized = await m.tokenizer.tokenize(texts, mcls ? mclsContentBudget(limit, o.mclsStep) + 2 : limit);
+    const inputs = mcls ? tokenized.map((r) => insertCls(r, o.mclsStep, m.tokenizer.special.cls)) : undefined;
+    const ids = inputs ? inputs.map((x) => x.ids) : tokenized;
+    if (ids.length === 1) {
+      // One text (a query): one run, no batch planning.
+      return this.queue.run(() => m.runner.run(ids, ids[0]!.length, want, inputs && [inputs[0]!.cls]));
+    }
     const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize);
     o.logger.debug?.("bge-m3 encode", { texts: texts.length, batches: batches.length });
     const out = new Array<M3Encoding>(texts.length);
     await Promise.all(
       batches.map((batch) =>
         this.queue
-          .run(() => m.runner.run(batch.items.map((i) => ids[i]!), batch.length, want))
+          .run(() => m.runner.run(batch.items.map((i) => ids[i]!), batch.length, want, inputs && batch.items.map((i) => inputs[i]!.cls)))
           .then((res) => res.forEach((r, k) => (out[batch.items[k]!] = r))),
       ),
     );

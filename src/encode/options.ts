@@ -4,6 +4,8 @@ import type { InferenceSession } from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { Logger } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
+import { MCLS_STEP, checkMclsRoom } from "./mcls.js";
+import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
 
 /** Which weights of an encoder-only layout to load: `onnx/model.onnx`, `model_quantized.onnx` or `model_fp16.onnx`. */
 export type ModelVariant = "fp32" | "int8" | "fp16";
@@ -32,20 +34,57 @@ export interface M3EncoderOptions {
    * @default 16384
    */
   batchTokens?: number;
+  /**
+   * MCLS (the M3 paper's "multiple CLS", for long inputs on models without long-text tuning):
+   * a `<s>` is inserted in front of every block of `mclsStep` content tokens and the dense vector
+   * is the normalised mean of the final hidden states at all `<s>` positions. Inserted tokens
+   * count toward `maxLength`; their rows are dropped from sparse and ColBERT (see the README).
+   * Texts of at most `mclsStep` content tokens are encoded exactly as without it. Encoder-only
+   * layout only (the graphs with heads inside pool position 0 themselves).
+   * @default false
+   */
+  mcls?: boolean;
+  /** Content tokens per `<s>` with `mcls`. @default 256 */
+  mclsStep?: number;
   /** Maximum texts in one forward pass. @default 64 */
   maxBatchSize?: number;
   /** onnxruntime intra-op threads. @default os.availableParallelism() */
   intraOpNumThreads?: number;
   /** onnxruntime graph optimisation level. @default "all" */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
-  /** Extra onnxruntime session options, applied over the defaults above. @default {} */
+  /**
+   * onnxruntime execution providers in order of preference: names (`"cpu"`, `"cuda"`,
+   * `"tensorrt"`, `"dml"`, `"coreml"`, `"webgpu"`) or objects with provider options
+   * (`{ name: "cuda", deviceId: 1 }`, `{ name: "coreml", coreMlFlags: 0 }`, `{ name: "webgpu",
+   * preferredLayout: "NHWC" }`). onnxruntime gives each graph node to the first listed provider
+   * that can run it; `"cpu"` is appended when absent, so the rest falls back to the CPU. A
+   * provider the installed onnxruntime-node cannot give fails the load with
+   * PROVIDER_UNAVAILABLE (never silently CPU); see `providerSupport()`.
+   * @default ["cpu"]
+   */
+  executionProviders?: ExecutionProvider[];
+  /**
+   * Extra onnxruntime session options, applied over the defaults above (its
+   * `executionProviders`, if any, is validated like the option above; give only one of the two).
+   * @default {}
+   */
   sessionOptions?: InferenceSession.SessionOptions;
   /** Receives debug/info/warn messages. @default no logging */
   logger?: Logger;
 }
 
+/**
+ * onnxruntime graph rewrites turned off for the int8 graphs: fusing the residual Add and
+ * LayerNormalization into SkipLayerNormalization made the int8 encoder 14–22% slower here
+ * (three interleaved runs on the full-size model; neutral for fp32).
+ */
+export const INT8_DISABLED_OPTIMIZERS = "SkipLayerNormFusion;BiasSkipLayerNormFusion";
+
 /** The options with every default filled in. */
-export type ResolvedEncoderOptions = Required<Omit<M3EncoderOptions, "logger">> & { logger: Logger };
+export type ResolvedEncoderOptions = Required<Omit<M3EncoderOptions, "logger" | "executionProviders">> & {
+  logger: Logger;
+  executionProviders: ResolvedProvider[];
+};
 
 const VARIANTS: readonly ModelVariant[] = ["fp32", "int8", "fp16"];
 const LEVELS = ["disabled", "basic", "extended", "all"] as const;
@@ -71,15 +110,36 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
   if (!LEVELS.includes(level)) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `graphOptimizationLevel must be one of ${LEVELS.join(", ")}; got ${describe(level)}.`);
   }
+  const sessionOptions = options.sessionOptions ?? {};
+  if (typeof sessionOptions !== "object" || sessionOptions === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `sessionOptions must be an object of onnxruntime session options; got ${describe(sessionOptions)}.`);
+  }
+  const { executionProviders: fromSession, ...restSession } = sessionOptions;
+  if (fromSession !== undefined && options.executionProviders !== undefined) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      "executionProviders is given twice (as an option and inside sessionOptions); keep only the executionProviders option.",
+    );
+  }
+  const executionProviders =
+    fromSession !== undefined ? resolveProviders(fromSession, "sessionOptions.executionProviders") : resolveProviders(options.executionProviders);
+  const maxLength = checkInt("maxLength", options.maxLength ?? MAX_TOKENS, 2, MAX_TOKENS);
+  const mcls = options.mcls ?? false;
+  if (typeof mcls !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `mcls must be true or false; got ${describe(mcls)}.`);
+  const mclsStep = checkInt("mclsStep", options.mclsStep ?? MCLS_STEP, 1, MAX_TOKENS);
+  if (mcls) checkMclsRoom(maxLength, mclsStep, "the maxLength option");
   return {
     modelPath,
     variant,
-    maxLength: checkInt("maxLength", options.maxLength ?? MAX_TOKENS, 2, MAX_TOKENS),
+    maxLength,
+    mcls,
+    mclsStep,
     batchTokens: checkInt("batchTokens", options.batchTokens ?? 16384, 2, 1 << 30),
     maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
     intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
     graphOptimizationLevel: level,
-    sessionOptions: options.sessionOptions ?? {},
+    executionProviders,
+    sessionOptions: restSession,
     logger: options.logger ?? {},
   };
 }

@@ -12,6 +12,18 @@ export function denseFrom(src: Float32Array, off: number, dim: number): Float32A
   return v;
 }
 
+/** The normalised mean of the `dim`-value rows of `src` at `positions` (rows counted from `off`): the MCLS dense vector. */
+export function denseMeanFrom(src: Float32Array, off: number, positions: ArrayLike<number>, dim: number): Float32Array {
+  const sum = new Float64Array(dim);
+  for (let i = 0; i < positions.length; i++) {
+    const o = off + positions[i]! * dim;
+    for (let k = 0; k < dim; k++) sum[k]! += src[o + k]!;
+  }
+  const v = Float32Array.from(sum, (x) => x / positions.length);
+  normalizeInPlace(v);
+  return v;
+}
+
 /**
  * Lexical weights: for position p (0 <= p < ids.length) the weight is
  * `relu(weights[off + (p - first) * stride])` for p >= first (positions before `first` have

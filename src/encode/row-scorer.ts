@@ -7,11 +7,18 @@ import { availableParallelism } from "node:os";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { RowScorer, TokenRows } from "../types.js";
 import { ROWS_DOCS, ROWS_OUTPUT, ROWS_QUERY, ROWS_SCALES, buildRowsGraph } from "./onnx/rows-graph.js";
+import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
 import { createSession, ort, runSession, type Session } from "./session.js";
 
 export interface OrtRowScorerOptions {
   /** onnxruntime intra-op threads of the scoring sessions. @default os.availableParallelism() */
   intraOpNumThreads?: number;
+  /**
+   * Execution providers of the scoring sessions, as the encoder's `executionProviders` (same
+   * names, provider options, CPU fallback and PROVIDER_UNAVAILABLE on the first score call).
+   * @default ["cpu"]
+   */
+  executionProviders?: ExecutionProvider[];
 }
 
 class OrtRowScorer implements RowScorer {
@@ -19,7 +26,10 @@ class OrtRowScorer implements RowScorer {
   private readonly running = new Set<Promise<unknown>>();
   private released = false;
 
-  constructor(private readonly threads: number) {}
+  constructor(
+    private readonly threads: number,
+    private readonly providers: ResolvedProvider[],
+  ) {}
 
   async score(q: Float32Array, qRows: number, d: TokenRows): Promise<Float32Array> {
     if (this.released) throw new M3Error(ErrorCodes.DISPOSED, "This row scorer was released; create a new one.");
@@ -50,7 +60,7 @@ class OrtRowScorer implements RowScorer {
     let s = this.sessions.get(key);
     if (s === undefined) {
       s = createSession(buildRowsGraph(type, dim), {
-        executionProviders: ["cpu"],
+        executionProviders: this.providers,
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: "all",
@@ -83,11 +93,15 @@ function checkShapes(q: Float32Array, qRows: number, d: TokenRows): void {
   if (d.type === "int8" && d.scales.length < d.rows) bad(`int8 rows need ${d.rows} scales, got ${d.scales.length}`);
 }
 
-/** A `RowScorer` that runs in onnxruntime (CPU). Call `release()` when done. */
+/** A `RowScorer` that runs in onnxruntime (CPU unless `executionProviders` says otherwise). Call `release()` when done. */
 export function createOrtRowScorer(options: OrtRowScorerOptions = {}): RowScorer {
+  if (typeof options !== "object" || options === null) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `createOrtRowScorer options must be an object; got ${String(options)}.`);
+  }
+  const providers = resolveProviders(options.executionProviders);
   const threads = options.intraOpNumThreads ?? availableParallelism();
   if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `intraOpNumThreads must be an integer from 1 to 1024; got ${String(threads)}.`);
   }
-  return new OrtRowScorer(threads);
+  return new OrtRowScorer(threads, providers);
 }

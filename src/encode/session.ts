@@ -3,32 +3,55 @@ import { basename } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import { halfToFloat32 } from "../math/half.js";
-import type { ResolvedEncoderOptions } from "./options.js";
+import { INT8_DISABLED_OPTIMIZERS, type ResolvedEncoderOptions } from "./options.js";
+import { checkProvidersAvailable, providerFailed } from "./provider-support.js";
+import type { ResolvedProvider } from "./providers.js";
 
 export type Session = ort.InferenceSession;
 
+const DISABLE_KEY = "optimization.disable_specified_optimizers";
+export { INT8_DISABLED_OPTIMIZERS };
+
 /** The session options: documented defaults, then the caller's extra options on top. */
 export function sessionOptions(o: ResolvedEncoderOptions): ort.InferenceSession.SessionOptions {
+  const extra = o.variant === "int8" ? { [DISABLE_KEY]: INT8_DISABLED_OPTIMIZERS } : {};
+  const user = o.sessionOptions.extra;
   return {
-    executionProviders: ["cpu"],
     intraOpNumThreads: o.intraOpNumThreads,
     graphOptimizationLevel: o.graphOptimizationLevel,
     ...o.sessionOptions,
+    ...(Object.keys(extra).length > 0 || user !== undefined ? { extra: { ...extra, ...(user as Record<string, unknown> | undefined) } } : {}),
+    executionProviders: o.executionProviders,
   };
 }
 
+const create = (source: string | Uint8Array, opts: ort.InferenceSession.SessionOptions): Promise<Session> =>
+  typeof source === "string" ? ort.InferenceSession.create(source, opts) : ort.InferenceSession.create(source, opts);
+
 /**
  * Creates a session from a file path (so external-data sidecars next to it resolve) or from
- * bytes. A file onnxruntime cannot load -> MODEL_INVALID naming the file.
+ * bytes. Providers the installed onnxruntime-node lacks -> PROVIDER_UNAVAILABLE before any
+ * load; a provider that fails to start (the same file loads on the CPU alone) ->
+ * PROVIDER_UNAVAILABLE; a file onnxruntime cannot load -> MODEL_INVALID naming the file.
  */
 export async function createSession(
   source: string | Uint8Array,
   opts: ort.InferenceSession.SessionOptions,
   label: string = typeof source === "string" ? source : "generated graph",
 ): Promise<Session> {
+  const providers = (opts.executionProviders ?? []) as ResolvedProvider[];
+  const accelerated = providers.some((p) => p.name !== "cpu");
+  if (accelerated) checkProvidersAvailable(providers);
   try {
-    return typeof source === "string" ? await ort.InferenceSession.create(source, opts) : await ort.InferenceSession.create(source, opts);
+    return await create(source, opts);
   } catch (err) {
+    if (accelerated) {
+      const cpu = await create(source, { ...opts, executionProviders: ["cpu"] }).catch(() => undefined);
+      if (cpu !== undefined) {
+        await cpu.release();
+        throw providerFailed(providers, err);
+      }
+    }
     throw new M3Error(
       ErrorCodes.MODEL_INVALID,
       `onnxruntime cannot load ${label}: ${(err as Error).message}. The file may be truncated or corrupt, or an ` +

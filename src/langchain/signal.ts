@@ -46,7 +46,8 @@ export function configSignal(config: RunnableConfig | undefined): AbortSignal | 
 
 /** Aborts when any of `signals` aborts (AbortSignal.any, which Node < 20.3 lacks, or the same by hand). */
 function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (typeof AbortSignal.any === "function") return AbortSignal.any(signals);
+  const any = (AbortSignal as unknown as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  if (typeof any === "function") return any.call(AbortSignal, signals);
   const controller = new AbortController();
   for (const s of signals) {
     if (s.aborted) {

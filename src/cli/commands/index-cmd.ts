@@ -9,7 +9,7 @@ import { CliError, UsageError } from "../exit.js";
 import { readTextFile, walkInputs, type FoundFile } from "../files.js";
 import { formatDuration, formatInt } from "../format.js";
 import { installInterrupt } from "../interrupt.js";
-import { parseIntOption, parseNumberOption } from "../options.js";
+import { parseIntOption, parseNumberOption, parseProviders } from "../options.js";
 import { Progress } from "../progress.js";
 import { planIncremental, readState, sourceName, sourcesOf, type CliState, type HashedFile } from "../state.js";
 import { log, warn } from "../output.js";
@@ -24,6 +24,7 @@ interface IndexOpts {
   batchDocs?: string;
   checkpoint?: string;
   variant?: string;
+  provider?: string;
   quiet?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function registerIndex(program: Command): void {
     .option("--batch-docs <n>", "chunks per encode call (progress and Ctrl-C are checked between calls)", "32")
     .option("--checkpoint <seconds>", "save the index between files once this many seconds (decimals allowed) have passed since the last save (0 = only at the end)", "300")
     .option("--variant <name>", "weights of an encoder-only model folder: fp32, int8 or fp16", "fp32")
+    .option("--provider <list>", "onnxruntime execution providers in order of preference, e.g. cuda,cpu or cuda:1 (default: cpu)")
     .option("-q, --quiet", "no progress bar")
     .addHelpText(
       "after",
@@ -86,6 +88,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   const checkpointSecs = parseNumberOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
   const variant = opts.variant ?? "fp32";
   if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
+  const executionProviders = parseProviders(opts.provider);
 
   const target = await targetOf(opts);
   const out = target.label;
@@ -110,7 +113,7 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
   let model: CliModel | undefined;
   let index: WritableIndex | undefined;
   try {
-    model = await openModel(modelPath, { variant: variant as "fp32" | "int8" | "fp16" });
+    model = await openModel(modelPath, { variant: variant as "fp32" | "int8" | "fp16", ...(executionProviders ? { executionProviders } : {}) });
     if (chunkSize > model.maxLength - 2) {
       const fit = model.maxLength - 2;
       log(`note: this model reads at most ${model.maxLength} tokens; using --chunk-size ${fit} instead of ${chunkSize}`);

@@ -1,5 +1,10 @@
-/** `m3 info <index-dir>` or `m3 info --pg <url> [--table t]`: model fingerprint, counts, chunking, and sizes. */
+/**
+ * `m3 info [index-dir]` or `m3 info --pg <url> [--table t]`: the onnxruntime-node build and its
+ * execution providers; with an index or a collection, also its model fingerprint, counts,
+ * chunking, and sizes.
+ */
 import type { Command } from "commander";
+import { onnxruntimeVersion, providerSupport, type ProviderSupport } from "../../encode/provider-support.js";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { openIndexForRead } from "../engine.js";
@@ -13,8 +18,8 @@ import { renderTable } from "../table.js";
 export function registerInfo(program: Command): void {
   program
     .command("info")
-    .description("show what an index holds: model fingerprint, counts, sizes on disk")
-    .argument("[index-dir]", "folder written by `m3 index` (or by the library's saveIndex); with --pg, leave it out")
+    .description("show the onnxruntime build and its execution providers, and what an index holds: model fingerprint, counts, sizes")
+    .argument("[index-dir]", "folder written by `m3 index` (or by the library's saveIndex); without it (and without --pg), only the runtime")
     .option("--json", "print JSON")
     .option("--pg <url>", "describe a Postgres collection (m3 index --pg) instead of a folder")
     .option("--table <name>", "with --pg: the collection (table) name (default: m3_documents)")
@@ -24,9 +29,37 @@ export function registerInfo(program: Command): void {
         if (dir !== undefined) throw new UsageError("with --pg, give no index folder");
         return runPgInfo(pg, opts);
       }
-      if (dir === undefined) throw new UsageError("missing the index folder: m3 info <index-dir> (or m3 info --pg <url>)");
-      return runInfo(dir, opts);
+      return dir === undefined ? runRuntimeInfo(opts) : runInfo(dir, opts);
     });
+}
+
+interface RuntimeInfo {
+  onnxruntimeNode: string;
+  platform: string;
+  providers: ProviderSupport[];
+}
+
+function runtimeInfo(): RuntimeInfo {
+  return { onnxruntimeNode: onnxruntimeVersion(), platform: `${process.platform}/${process.arch}`, providers: providerSupport() };
+}
+
+/** "cpu, webgpu, cuda (not installed), tensorrt (not installed)". */
+function providersLine(r: RuntimeInfo): string {
+  const state = (p: ProviderSupport) => (p.installed === false ? " (not installed)" : p.installed === undefined ? " (unknown)" : "");
+  return r.providers.map((p) => `${p.name}${state(p)}`).join(", ");
+}
+
+function runRuntimeInfo(opts: { json?: boolean }): void {
+  const r = runtimeInfo();
+  if (opts.json) {
+    print(JSON.stringify({ runtime: r }, null, 2));
+    return;
+  }
+  print(`onnxruntime-node  ${r.onnxruntimeNode} (${r.platform})`);
+  print(`providers         ${providersLine(r)}`);
+  if (r.providers.some((p) => p.installed === false)) {
+    print("                  (not installed: rerun onnxruntime-node's install script, e.g. ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)");
+  }
 }
 
 interface ManifestLike {
@@ -77,6 +110,7 @@ async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
     colbert: manifest.colbert,
     memory: stats,
     disk: { totalBytes: total, files },
+    runtime: runtimeInfo(),
   };
   if (opts.json) {
     print(JSON.stringify(info, null, 2));
@@ -98,6 +132,7 @@ async function runInfo(dir: string, opts: { json?: boolean }): Promise<void> {
     ["sparse", `${formatInt(stats.sparse.terms)} terms, ${formatInt(stats.sparse.postings)} postings`],
     ["colbert", `${stats.colbert.codec}, ${stats.colbert.dim} dims, ${formatBytes(stats.colbert.liveBytes)} live of ${formatBytes(stats.colbert.totalBytes)}`],
     ["on disk", `${formatBytes(total)} in ${files.length} files`],
+    ["onnxruntime-node", `${info.runtime.onnxruntimeNode} (${info.runtime.platform}); providers: ${providersLine(info.runtime)}`],
   ];
   const w = Math.max(...lines.map(([k]) => k.length));
   for (const [k, v] of lines) print(`${k.padEnd(w)}  ${v}`);

@@ -11,7 +11,7 @@ import { openPgForSearch, pgLabel, pgTarget, readPgCollection } from "../engine-
 import type { M3Encoding } from "../../types.js";
 import { CliError, UsageError } from "../exit.js";
 import { formatScore, truncate, truncateStart } from "../format.js";
-import { parseIntOption, parseModes, parseWeights, type Mode } from "../options.js";
+import { parseIntOption, parseModes, parseProviders, parseWeights, type Mode } from "../options.js";
 import { print } from "../output.js";
 import { readState } from "../state.js";
 import { renderTable } from "../table.js";
@@ -28,6 +28,7 @@ interface QueryOpts {
   width?: string;
   pg?: string;
   table?: string;
+  provider?: string;
 }
 
 export function registerQuery(program: Command): void {
@@ -42,6 +43,7 @@ export function registerQuery(program: Command): void {
     .option("--candidates <n>", "candidates taken from each of dense and sparse before re-ranking", "100")
     .option("--fusion <method>", "weighted (the reference's weighted sum) or rrf (reciprocal-rank fusion)", "weighted")
     .option("-m, --model <dir>", "model folder (default: the one recorded in the index, or $M3_MODEL_DIR)")
+    .option("--provider <list>", "onnxruntime execution providers in order of preference, e.g. cuda,cpu (default: cpu)")
     .option("--compare", "show the dense, sparse and colbert rankings beside the hybrid one")
     .option("--json", "print JSON instead of a table")
     .option("--width <cols>", "snippet width in columns", "60")
@@ -84,6 +86,7 @@ async function runQuery(dir: string | undefined, text: string, opts: QueryOpts):
   const fusion = opts.fusion ?? "weighted";
   if (fusion !== "weighted" && fusion !== "rrf") throw new UsageError(`--fusion must be weighted or rrf; got "${fusion}"`);
   if (text.trim() === "") throw new UsageError("the query text is empty");
+  const executionProviders = parseProviders(opts.provider);
   if (modes.reduce((s, m) => s + weights[m], 0) <= 0) {
     throw new UsageError(`the weights of the modes searched (${modes.join("+")}) are all 0`);
   }
@@ -106,7 +109,7 @@ async function runQuery(dir: string | undefined, text: string, opts: QueryOpts):
   const modelPath = opts.model ?? state?.modelPath ?? process.env["M3_MODEL_DIR"];
   if (!modelPath) throw new UsageError(`no model: ${where} does not record one; pass --model <dir> or set M3_MODEL_DIR`);
 
-  const model = await openModel(modelPath, {});
+  const model = await openModel(modelPath, executionProviders ? { executionProviders } : {});
   const opening: Promise<Searchable> = pg !== undefined ? openPgForSearch(pg, model) : openIndexForRead(path.resolve(dir!), model);
   const index = await opening.catch(async (err: unknown) => {
     await model.dispose();

@@ -1,6 +1,7 @@
 /**
- * A tiny protobuf writer and the handful of ONNX messages the head graph needs
- * (field numbers from onnx/onnx.proto). Write-only; no reflection.
+ * A tiny protobuf writer and the handful of ONNX messages the generated graphs need
+ * (field numbers from onnx/onnx.proto). Write-only; no reflection. Large payloads are kept by
+ * reference (`bytes`, `embed`, `raw`) until `finish()` or a streaming write of `chunks()`.
  */
 
 /** Appends protobuf wire-format fields to a growing byte list. */
@@ -52,6 +53,30 @@ export class ProtoWriter {
     return this.bytes(field, m.finish());
   }
 
+  /** An embedded message field whose parts are appended by reference (no copy of large payloads). */
+  embed(field: number, m: ProtoWriter): this {
+    this.tag(field, 2);
+    this.varint(m.size);
+    for (const p of m.parts) this.push(p);
+    return this;
+  }
+
+  /** Bytes already in wire format (a field copied from a parsed message). */
+  raw(b: Uint8Array): this {
+    this.push(b);
+    return this;
+  }
+
+  /** Encoded length so far. */
+  get byteLength(): number {
+    return this.size;
+  }
+
+  /** The encoded bytes as a list of parts, in order (for streaming them to a file). */
+  chunks(): readonly Uint8Array[] {
+    return this.parts;
+  }
+
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let o = 0;
@@ -64,7 +89,14 @@ export class ProtoWriter {
 }
 
 /** ONNX TensorProto.DataType values used here. */
-export const OnnxType = { FLOAT: 1, INT8: 3, INT64: 7, FLOAT16: 10 } as const;
+export const OnnxType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
+
+/** TensorProto with little-endian `raw_data` given as bytes (kept by reference). */
+export function rawTensorProto(name: string, dims: number[], dataType: number, rawData: Uint8Array): ProtoWriter {
+  const w = new ProtoWriter();
+  for (const d of dims) w.int(1, d);
+  return w.int(2, dataType).string(8, name).bytes(9, rawData);
+}
 
 /** TensorProto: dims=1, data_type=2, name=8, raw_data=9 (little-endian float32). */
 export function tensorProto(name: string, dims: number[], data: Float32Array): ProtoWriter {
