@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB, summary } from "./lib/machine.js";
+import { hashInt } from "./lib/rng.js";
 import { docId, SyntheticCorpus, type SyntheticDoc, type SyntheticQuery } from "./lib/synthetic.js";
 
 const K = 10;
@@ -281,7 +282,6 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   let colbertTokens = 0;
   let sparseTerms = 0;
   let saved = false;
-  const cpu0 = process.cpuUsage();
   log(`m3 ${docs}: building (${nGT} ground-truth queries per query model)`);
   for (let start = 0; start < docs; start += CHUNK) {
     let t = now();
@@ -302,7 +302,6 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
     await gt.add(chunk);
     if ((start / CHUNK) % 40 === 0) log(`m3 ${docs}: ${start + chunk.length} docs, build ${buildSeconds.toFixed(1)} s, gen ${genSeconds.toFixed(1)} s, gt ${gt.seconds.toFixed(1)} s, rss ${rssMiB()} MiB`);
   }
-  const cpuAll = process.cpuUsage(cpu0);
   const truth = gt.result();
   writeFileSync(join(dir, "..", `gt-${docs}.json.tmp`), JSON.stringify({ ...truth, top: truth.top.slice(0, nGT), queries: truth.queries.slice(0, nGT) }));
   renameSync(join(dir, "..", `gt-${docs}.json.tmp`), join(dir, "..", `gt-${docs}.json`));
@@ -327,11 +326,14 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
 
   let mutation: Record<string, unknown> | undefined;
   if (mutate) {
-    // Delete every third document, replace every tenth of the rest with a new one (same id), then
+    // Delete a third of the documents, replace a tenth of the rest with new ones (same ids), then
     // check recall against the ground truth updated the same way, before and after save + load.
+    // Documents are chosen by a hash of their number, not `i % 3`: clusters are `i % clusters`,
+    // so a modulus would delete whole clusters whenever 3 divides their count.
     log(`m3 ${docs}: deleting a third, replacing a tenth`);
-    const removed = Array.from({ length: docs }, (_, i) => i).filter((i) => i % 3 === 0);
-    const replacedAt = Array.from({ length: docs }, (_, i) => i).filter((i) => i % 3 !== 0 && i % 30 === 1);
+    const pick = (i: number) => hashInt(i ^ 0x5bd1e995) % 30;
+    const removed = Array.from({ length: docs }, (_, i) => i).filter((i) => pick(i) < 10);
+    const replacedAt = Array.from({ length: docs }, (_, i) => i).filter((i) => pick(i) >= 10 && pick(i) < 13);
     t = now();
     for (let i = 0; i < removed.length; i += 4096) await loaded.delete(removed.slice(i, i + 4096).map(docId));
     const deleteSeconds = (now() - t) / 1000;
@@ -371,7 +373,6 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
     docsPerSecond: round(n / buildSeconds, 1),
     generateSeconds: round(genSeconds, 2),
     groundTruthSeconds: round(gt.seconds, 2),
-    buildCpuSeconds: round((cpuAll.user + cpuAll.system) / 1e6 - genSeconds - gt.seconds, 2),
     saveSeconds: round(saveSeconds, 2),
     loadSeconds: round(loadSeconds, 2),
     memoryBytesPerDoc: {

@@ -160,20 +160,23 @@ export class HybridIndex implements RetrievalBackend {
       });
       let fresh = 0;
       for (const [id] of last) if (this.docs.slotOf(id) === undefined) fresh++;
-      const slots = this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size));
-      this.dense.reserve(slots);
-      this.sketch?.means.reserve(slots);
+      const capacity = this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size));
+      this.dense.reserve(capacity);
+      this.sketch?.means.reserve(capacity);
       let added = 0;
       let replaced = 0;
-      for (let i = 0; i < checked.length; i++) {
-        const { doc, enc } = checked[i]!;
-        if (last.get(doc.id) !== i) continue;
-        const slot = this.docs.peekSlot(doc.id);
-        await this.colbert.put(slot, enc.colbert);
-        this.sketch?.set(slot, enc.colbert);
+      const kept = checked.filter(({ doc }, i) => last.get(doc.id) === i);
+      const slots = this.docs.plannedSlots(kept.map(({ doc }) => doc.id));
+      // ColBERT first (the only part that can fail on I/O), in one batched append when the store can.
+      if (this.colbert.putMany !== undefined) await this.colbert.putMany(kept.map(({ enc }, i) => ({ slot: slots[i]!, matrix: enc.colbert })));
+      else for (let i = 0; i < kept.length; i++) await this.colbert.put(slots[i]!, kept[i]!.enc.colbert);
+      for (let i = 0; i < kept.length; i++) {
+        const { doc, enc } = kept[i]!;
         if (this.docs.slotOf(doc.id) === undefined) added++;
         else replaced++;
-        this.docs.put(doc);
+        const slot = this.docs.put(doc);
+        if (slot !== slots[i]) throw new Error(`unreachable: document ${doc.id} took slot ${slot}, planned ${slots[i]}`);
+        this.sketch?.set(slot, enc.colbert);
         this.dense.set(slot, enc.dense);
         this.sparse.set(slot, enc.sparse);
       }
@@ -282,21 +285,20 @@ export class HybridIndex implements RetrievalBackend {
 
   /** @internal Removes ids (unknown ones reported); call inside `serial`. */
   private deleteNow(ids: string[]): DeleteResult {
-    let deleted = 0;
     const notFound: string[] = [];
+    const slots: number[] = [];
     for (const id of ids) {
       const slot = this.docs.remove(id);
-      if (slot === undefined) {
-        notFound.push(id);
-        continue;
-      }
+      if (slot === undefined) notFound.push(id);
+      else slots.push(slot);
+    }
+    for (const slot of slots) {
       this.dense.remove(slot);
-      this.sparse.remove(slot);
       this.colbert.remove(slot);
       this.sketch?.remove(slot);
-      deleted++;
     }
-    return { deleted, notFound };
+    this.sparse.removeMany(slots);
+    return { deleted: slots.length, notFound };
   }
 
   /** @internal */ documentAt(slot: number): IndexedDocument | undefined {

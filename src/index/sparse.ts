@@ -78,6 +78,39 @@ export class SparseIndex {
     }
   }
 
+  /**
+   * Removes the postings of many slots at once: each affected list is filtered in one pass, so
+   * deleting a large batch costs the length of the lists it touches once, not once per document.
+   */
+  removeMany(slots: Iterable<number>): void {
+    const gone = new Set<number>();
+    const terms = new Set<number>();
+    for (const slot of slots) {
+      const vec = this.forward[slot];
+      if (vec === undefined) continue;
+      this.forward[slot] = undefined;
+      gone.add(slot);
+      for (let i = 0; i < vec.indices.length; i++) terms.add(vec.indices[i]!);
+    }
+    for (const t of terms) {
+      const list = this.lists.get(t);
+      if (list === undefined) continue;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) {
+        const slot = list.slots[r]!;
+        if (gone.has(slot)) {
+          if (list.weights[r]! >= list.max) list.maxStale = true;
+          continue;
+        }
+        list.slots[w] = slot;
+        list.weights[w++] = list.weights[r]!;
+      }
+      this.postings -= list.length - w;
+      list.length = w;
+      if (w === 0) this.lists.delete(t);
+    }
+  }
+
   /** The stored vector of `slot` (do not mutate). */
   vector(slot: number): SparseVector | undefined {
     return this.forward[slot];
@@ -169,26 +202,48 @@ export class SparseIndex {
     return { postingsBytes, forwardBytes };
   }
 
-  /** Rebuilds the index from vectors by slot (used on load): exact-size lists, sorted by slot. */
+  /**
+   * Rebuilds the index from vectors by slot (used on load): exact-size lists, sorted by slot.
+   * A counting sort into two flat arrays (one pass to count postings per token, one to place
+   * them); each list is a view of its range, so loading allocates per token, not per posting.
+   */
   static fromForward(forward: (SparseVector | undefined)[]): SparseIndex {
     const idx = new SparseIndex();
-    const counts = new Map<number, number>();
-    for (const v of forward) if (v !== undefined) for (const t of v.indices) counts.set(t, (counts.get(t) ?? 0) + 1);
-    for (const [t, n] of counts) {
-      idx.lists.set(t, { slots: new Uint32Array(n), weights: new Float32Array(n), length: 0, max: 0, sorted: true, maxStale: false });
+    let maxToken = -1;
+    let total = 0;
+    for (const v of forward) {
+      if (v === undefined) continue;
+      total += v.indices.length;
+      for (let i = 0; i < v.indices.length; i++) if (v.indices[i]! > maxToken) maxToken = v.indices[i]!;
     }
-    forward.forEach((v, slot) => {
-      if (v === undefined) return;
+    const start = new Uint32Array(maxToken + 2);
+    for (const v of forward) if (v !== undefined) for (let i = 0; i < v.indices.length; i++) start[v.indices[i]! + 1]!++;
+    for (let t = 0; t <= maxToken; t++) start[t + 1]! += start[t]!;
+    const fill = start.slice(0, maxToken + 1);
+    const slots = new Uint32Array(total);
+    const weights = new Float32Array(total);
+    const max = new Float32Array(maxToken + 1);
+    for (let slot = 0; slot < forward.length; slot++) {
+      const v = forward[slot];
+      if (v === undefined) continue;
       idx.forward[slot] = v;
       for (let i = 0; i < v.indices.length; i++) {
-        const l = idx.lists.get(v.indices[i]!)!;
+        const t = v.indices[i]!;
+        const at = fill[t]!++;
+        slots[at] = slot;
         const w = v.values[i]!;
-        l.slots[l.length] = slot;
-        l.weights[l.length++] = w;
-        if (w > l.max) l.max = w;
-        idx.postings++;
+        weights[at] = w;
+        if (w > max[t]!) max[t] = w;
       }
-    });
+    }
+    idx.forward.length = Math.max(idx.forward.length, forward.length);
+    for (let t = 0; t <= maxToken; t++) {
+      const a = start[t]!;
+      const n = start[t + 1]! - a;
+      if (n === 0) continue;
+      idx.lists.set(t, { slots: slots.subarray(a, a + n), weights: weights.subarray(a, a + n), length: n, max: max[t]!, sorted: true, maxStale: false });
+    }
+    idx.postings = total;
     return idx;
   }
 

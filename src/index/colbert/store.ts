@@ -19,10 +19,12 @@ import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "./pool.js";
 import { BlockMaxSim } from "./rows.js";
-import { FORMAT_VERSION, newRecord, openRecord, sealRecord, writeFileHeader } from "./record.js";
+import { FORMAT_VERSION, newRecord, openRecord, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
 import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
 
+/** Bytes of records `putMany` encodes into one buffer and appends with one write. */
+const PUT_BATCH_BYTES = 32 * 1024 * 1024;
 /** Bytes of records one `score` call reads before scoring them (bounds transient memory). */
 export const READ_BATCH_BYTES = 16 * 1024 * 1024;
 /** Nearby records closer than this are read with one positional read. */
@@ -101,6 +103,44 @@ export class ColbertStoreImpl implements ColbertStore {
       this.cache.delete(slot);
       this.maybeCompactMemory();
     });
+  }
+
+  async putMany(entries: readonly { slot: number; matrix: MultiVector }[]): Promise<void> {
+    this.checkOpen();
+    if (!Array.isArray(entries)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `putMany expects an array of { slot, matrix }; got ${typeof entries}.`);
+    const plans = entries.map((e, i) => {
+      if (e === null || typeof e !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `entries[${i}] must be { slot, matrix }.`);
+      checkSlot(e.slot);
+      checkMatrix(`entries[${i}].matrix`, e.matrix, this.dim);
+      const m = this.poolFactor > 1 ? poolTokens(e.matrix, this.poolFactor) : e.matrix;
+      const payloadBytes = this.impl.payloadBytes(m.tokens);
+      return { slot: e.slot, m, payloadBytes, length: recordBytes(payloadBytes) };
+    });
+    for (let start = 0; start < plans.length;) {
+      // One buffer (and one write) per PUT_BATCH_BYTES of records.
+      let end = start;
+      let bytes = 0;
+      while (end < plans.length && (end === start || bytes + plans[end]!.length <= PUT_BATCH_BYTES)) bytes += plans[end++]!.length;
+      const batch = plans.slice(start, end);
+      const buf = new Uint8Array(bytes);
+      let at = 0;
+      for (const p of batch) {
+        const rec = recordIn(buf.subarray(at, at + p.length), p.slot, p.m.tokens, p.payloadBytes);
+        this.impl.encode(p.m.data, p.m.tokens, rec.payload);
+        sealRecord(rec.bytes);
+        at += p.length;
+      }
+      await this.exclusive(async () => {
+        let offset = await io("append ColBERT records", () => this.backing.append(buf));
+        for (const p of batch) {
+          this.table.set(p.slot, offset, p.length);
+          this.cache.delete(p.slot);
+          offset += p.length;
+        }
+        this.maybeCompactMemory();
+      });
+      start = end;
+    }
   }
 
   remove(slot: number): void {

@@ -102,6 +102,11 @@ export interface ColbertStore {
   readonly size: number;
   /** Stores (or replaces) the matrix of `slot`. */
   put(slot: number, matrix: MultiVector): Promise<void>;
+  /**
+   * Stores several matrices as `put` would, one after the other, but appended with one write per
+   * batch of records (the index's bulk path). Optional: the index falls back to `put`.
+   */
+  putMany?(entries: readonly { slot: number; matrix: MultiVector }[]): Promise<void>;
   /** Forgets `slot` (its bytes are reclaimed by compaction). */
   remove(slot: number): void;
   has(slot: number): boolean;
