@@ -112,7 +112,7 @@ describe("manifest format versions", () => {
     await fsp.writeFile(join(dir, rows), bytes);
     const flipped = await errorOf(loadIndex(dir));
     expect(flipped.code).toBe("INDEX_CORRUPT");
-    expect(flipped.message).toContain("sha256");
+    expect(flipped.message).toContain("CRC-32");
     await fsp.writeFile(join(dir, rows), bytes.subarray(0, 100));
     expect((await errorOf(loadIndex(dir))).code).toBe("INDEX_CORRUPT");
     await fsp.rm(join(dir, rows));

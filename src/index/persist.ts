@@ -7,8 +7,8 @@
  * then deletes files of older generations. A failure before the rename leaves the previous
  * manifest and all of its files untouched.
  *
- * load verifies the size and sha256 of every file the manifest names (the ColBERT data file by
- * its committed length), checks the model fingerprint, builds every part, and only then
+ * load verifies the size and checksum (format 2: CRC-32; format 1: sha256) of every file the
+ * manifest names (the ColBERT data file by its committed length), checks the model fingerprint, builds every part, and only then
  * returns an index: nothing is half-loaded.
  */
 import * as fsp from "node:fs/promises";
@@ -20,7 +20,7 @@ import { defaultColbertFactory } from "./default-colbert.js";
 import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./codec.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
-import { nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
+import { crc32File, crc32Hex, nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
 import { HybridIndex } from "./hybrid-index.js";
 import {
   checkFingerprint,
@@ -76,7 +76,7 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
     const write = async (role: FileRole, name: string, data: Uint8Array) => {
       step = `writing ${name}`;
       await fs.writeFile(join(dir, name), data);
-      files.push({ role, name, size: data.byteLength, sha256: sha256(data) });
+      files.push({ role, name, size: data.byteLength, crc32: crc32Hex(data) });
     };
     await write("docs", `docs-g${gen}.bin`, encodeDocs(bySlot));
     await write("dense-vectors", `dense-g${gen}.f32`, encodeDense(index.dense.flat(slots), slots, index.denseDim));
@@ -164,8 +164,13 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
     const data = f.role === "dense-graph" || f.role === "colbert-offsets" || f.role === "sketch-graph" ? undefined : await readOrCorrupt(path);
     const size = data?.byteLength ?? (await statSize(path));
     if (size !== f.size) throw corrupt(dir, f.name, `expected ${f.size} bytes, found ${size} (truncated or overwritten)`);
-    const sum = data !== undefined ? sha256(data) : await sha256File(path);
-    if (sum !== f.sha256) throw corrupt(dir, f.name, "sha256 does not match the manifest");
+    if (f.sha256 !== undefined) {
+      const sum = data !== undefined ? sha256(data) : await sha256File(path);
+      if (sum !== f.sha256) throw corrupt(dir, f.name, "sha256 does not match the manifest");
+    } else {
+      const sum = data !== undefined ? crc32Hex(data) : await crc32File(path);
+      if (sum !== f.crc32) throw corrupt(dir, f.name, "CRC-32 does not match the manifest");
+    }
     if (data !== undefined) blobs.set(f.role, data);
   }
   const dataSize = await statSize(join(dir, m.colbert.dataFile));
@@ -233,7 +238,7 @@ async function loadSketch(dir: string, m: IndexManifest, meansBlob: Uint8Array, 
   try {
     const size = (await fh.stat()).size;
     if (size !== rowsFile.size) throw corrupt(dir, rowsFile.name, `expected ${rowsFile.size} bytes, found ${size} (truncated or overwritten)`);
-    arena = await SketchArena.read(fh, join(dir, rowsFile.name), { size: rowsFile.size, sha256: rowsFile.sha256, sketchDim: part.dim, slots: m.counts.slots });
+    arena = await SketchArena.read(fh, join(dir, rowsFile.name), { size: rowsFile.size, crc32: rowsFile.crc32!, sketchDim: part.dim, slots: m.counts.slots });
   } finally {
     await fh.close();
   }
@@ -257,7 +262,8 @@ function corrupt(dir: string, file: string, what: string): M3Error {
 
 async function readOrCorrupt(path: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await fsp.readFile(path));
+    const b = await fsp.readFile(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a plain view: the decoders' slice() must copy
   } catch (err) {
     throw new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${path} is missing or unreadable (${(err as Error).message}). Restore the directory from a backup or rebuild the index.`, { cause: err });
   }
@@ -273,7 +279,7 @@ async function statSize(path: string): Promise<number> {
 
 async function describeFile(dir: string, role: FileRole, name: string): Promise<ManifestFile> {
   const path = join(dir, name);
-  return { role, name, size: (await fsp.stat(path)).size, sha256: await sha256File(path) };
+  return { role, name, size: (await fsp.stat(path)).size, crc32: await crc32File(path) };
 }
 
 async function readManifestQuietly(dir: string): Promise<IndexManifest | undefined> {

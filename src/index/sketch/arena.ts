@@ -10,9 +10,10 @@
  * u32 rows[slots] (0xffffffff = no payload), u32 page[slots], u32 offset[slots],
  * u32 pageBytes[pages], padding to 8, then each page's bytes in order.
  */
-import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { ErrorCodes, M3Error } from "../../errors.js";
+import { crc32 } from "../colbert/crc32.js";
+import { crcHex } from "../fs.js";
 
 export const PAGE_BYTES = 64 * 1024 * 1024;
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;
@@ -86,13 +87,13 @@ export class SketchArena {
     return this.pages.reduce((s, p) => s + p.byteLength, 0) + this.rowsOf.byteLength * 3;
   }
 
-  /** Writes the file (compacted, slots [0, slots)) to `fh`; returns its size and sha256. */
-  async write(fh: FileHandle, slots: number): Promise<{ size: number; sha256: string }> {
+  /** Writes the file (compacted, slots [0, slots)) to `fh`; returns its size and CRC-32 (hex). */
+  async write(fh: FileHandle, slots: number): Promise<{ size: number; crc32: string }> {
     const layout = this.layout(slots);
-    const hash = createHash("sha256");
+    let crc = 0;
     let pos = 0;
     const emit = async (b: Uint8Array): Promise<void> => {
-      hash.update(b);
+      crc = crc32(b, crc);
       let done = 0;
       while (done < b.byteLength) done += (await fh.write(b, done, b.byteLength - done, pos + done)).bytesWritten;
       pos += b.byteLength;
@@ -106,7 +107,7 @@ export class SketchArena {
       }
       await emit(page);
     }
-    return { size: pos, sha256: hash.digest("hex") };
+    return { size: pos, crc32: crcHex(crc) };
   }
 
   /** Where each live slot's payload goes in a compact rewrite, and the head of the file. */
@@ -197,14 +198,14 @@ export class SketchArena {
   }
 
   /**
-   * Reads a file written by `write` (`size` bytes, checked against `sha256`); throws INDEX_CORRUPT
+   * Reads a file written by `write` (`size` bytes, checked against its CRC-32); throws INDEX_CORRUPT
    * on any mismatch. Pages are read straight into their final buffers.
    */
-  static async read(fh: FileHandle, file: string, expected: { size: number; sha256: string; sketchDim: number; slots: number }): Promise<SketchArena> {
+  static async read(fh: FileHandle, file: string, expected: { size: number; crc32: string; sketchDim: number; slots: number }): Promise<SketchArena> {
     const fail = (what: string): never => {
       throw new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${file} is corrupt: ${what}. Restore the index directory from a backup or rebuild it.`, { details: { file } });
     };
-    const hash = createHash("sha256");
+    let crc = 0;
     let pos = 0;
     const take = async (n: number): Promise<Uint8Array> => {
       if (pos + n > expected.size) fail(`it is shorter than its table says (needs ${pos + n} bytes, the manifest says ${expected.size})`);
@@ -215,7 +216,7 @@ export class SketchArena {
         if (bytesRead === 0) fail(`it ends at byte ${pos + done}, expected ${expected.size}`);
         done += bytesRead;
       }
-      hash.update(b);
+      crc = crc32(b, crc);
       pos += n;
       return b;
     };
@@ -235,7 +236,7 @@ export class SketchArena {
     const pageBytes = u32.subarray(3 * slots);
     for (let p = 0; p < pages; p++) arena.pages.push(await take(pageBytes[p]!));
     if (pos !== expected.size) fail(`it has ${expected.size} bytes, its table accounts for ${pos}`);
-    if (hash.digest("hex") !== expected.sha256) fail("sha256 does not match the manifest");
+    if (crcHex(crc) !== expected.crc32) fail("CRC-32 does not match the manifest");
     for (let s = 0; s < slots; s++) {
       const rows = u32[s]!;
       if (rows === NONE) continue;
