@@ -228,14 +228,14 @@ async function timedPass(index: M3Index, sets: QuerySet[]): Promise<Record<strin
 }
 
 /** recall@10 of the default search against the ground truth, per query model. */
-async function recallOf(index: M3Index, sets: QuerySet[], truth: GroundTruth): Promise<Record<string, { queries: number; mean: number; min: number }>> {
+async function recallOf(index: M3Index, sets: QuerySet[], truth: GroundTruth, options: Record<string, unknown> = {}): Promise<Record<string, { queries: number; mean: number; min: number }>> {
   const { search } = await import("../src/retrieve/search.js");
   const out: Record<string, { queries: number; mean: number; min: number }> = {};
   let row = 0;
   for (const set of sets) {
     const r: number[] = [];
     for (let i = 0; i < set.gt; i++, row++) {
-      const hits = await search(index, set.queries[i]!.encoding, { k: K });
+      const hits = await search(index, set.queries[i]!.encoding, { k: K, ...options });
       r.push(recallAt(hits.map((h) => h.id), truth.top[row]!));
     }
     out[set.model] = { queries: r.length, mean: round(r.reduce((x, y) => x + y, 0) / Math.max(1, r.length)), min: Math.min(...r) };
@@ -322,6 +322,13 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   const cold = await timedPass(loaded, sets);
   const warm = await timedPass(loaded, sets);
   const recall: Record<string, unknown> = { fresh: await recallOf(loaded, sets, truth) };
+  // Other settings on the same index and ground truth: "previous" is the plan before the sketch
+  // (dense ∪ sparse top-100, every candidate reranked exactly).
+  const sweep: Record<string, unknown> = {};
+  const variants: Record<string, Record<string, unknown>> = {
+    previous: { colbertCandidates: 0, rerank: 1e9 }, "rerank 32": { rerank: 32 }, "rerank 128": { rerank: 128 }, "candidates 200": { candidates: 200 },
+  };
+  if (a.sweep !== "false") for (const [name, o] of Object.entries(variants)) sweep[name] = await recallOf(loaded, sets, truth, o);
   const colbertAfterQueries = loaded.stats().colbert;
 
   let mutation: Record<string, unknown> | undefined;
@@ -396,6 +403,7 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
     reranked: warm.reranked,
     recallAt10: (recall.fresh as Record<string, unknown>)["from-docs"],
     recall,
+    recallSweep: sweep,
     mutation,
     peakRssMiB: peakRssMiB(),
     note: "peak RSS includes the ground-truth buffers (3 score arrays per ground-truth query, one Gemm chunk); cold = the first pass over the queries after loading, warm = the second",
@@ -544,7 +552,7 @@ async function main(): Promise<void> {
     };
     const pass = [
       ...Object.entries(counts).flatMap(([k, v]) => [`--${k}`, v]),
-      ...["codec", "threads", "dim", "sketch-dim", "mutate"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : [])),
+      ...["codec", "threads", "dim", "sketch-dim", "mutate", "sweep"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : [])),
     ];
     const result: Record<string, unknown> = { kind: "retrieval", docs, machine, weights: WEIGHTS, k: K };
     rmSync(join(work, `gt-${docs}.json`), { force: true });

@@ -19,6 +19,7 @@ import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
 import { DEFAULT_SKETCH_DIM, resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
 import { ColbertSketch } from "./sketch/sketch.js";
+import { resolveOpenOptions } from "./colbert/validate.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
 import { embeddedCandidates, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
@@ -103,7 +104,7 @@ export class HybridIndex implements RetrievalBackend {
     checkInt("dense.efSearch", denseOptions.efSearch, 1, 1 << 20);
     const sketchDim = checkInt("sketchDim", options.sketchDim ?? DEFAULT_SKETCH_DIM, 0, 65536);
     const colbert = await (options.colbertFactory ?? defaultColbertFactory).create(colbertDim, options.colbert);
-    const kernel = options.colbert?.kernel ?? "onnxruntime";
+    const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
     return new HybridIndex({
       fingerprint: { ...fingerprint },
       denseDim,
@@ -113,7 +114,7 @@ export class HybridIndex implements RetrievalBackend {
       dense: new DenseIndex(denseDim, denseOptions),
       sparse: new SparseIndex(),
       colbert,
-      sketch: sketchDim === 0 ? undefined : ColbertSketch.create(colbertDim, sketchDim, denseOptions, kernel, options.colbert?.kernelThreads),
+      sketch: sketchDim === 0 ? undefined : ColbertSketch.create(colbertDim, sketchDim, denseOptions, kernel, kernelThreads),
       generation: 0,
     });
   }

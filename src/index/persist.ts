@@ -35,6 +35,7 @@ import {
 import { SparseIndex } from "./sparse.js";
 import { SketchArena } from "./sketch/arena.js";
 import { ColbertSketch } from "./sketch/sketch.js";
+import { resolveOpenOptions } from "./colbert/validate.js";
 
 export interface SaveOptions {
   /** File operations; tests pass a wrapper that fails in the middle of a save. @default node:fs with fsync */
@@ -250,10 +251,8 @@ async function loadSketch(dir: string, m: IndexManifest, meansBlob: Uint8Array, 
   const meanIndex = await DenseIndex.restore(part.dim, hnsw, means.vectors, live, join(dir, graph), false).catch((err: unknown) => {
     throw corrupt(dir, graph, `hnswlib could not read it (${(err as Error).message})`);
   });
-  return new ColbertSketch({
-    colbertDim: m.options.colbertDim, dim: part.dim, seed: part.seed, arena, means: meanIndex,
-    kernel: options.colbert?.kernel ?? "onnxruntime", kernelThreads: options.colbert?.kernelThreads,
-  });
+  const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
+  return new ColbertSketch({ colbertDim: m.options.colbertDim, dim: part.dim, seed: part.seed, arena, means: meanIndex, kernel, kernelThreads });
 }
 
 function corrupt(dir: string, file: string, what: string): M3Error {

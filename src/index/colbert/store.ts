@@ -46,7 +46,7 @@ export interface StoreInit {
   poolFactor: number;
   cacheBytes: number;
   kernel: ColbertKernel;
-  kernelThreads: number | undefined;
+  kernelThreads: number;
   table: OffsetTable;
   backing: Backing;
   offsetsFile?: string;
@@ -65,7 +65,7 @@ export class ColbertStoreImpl implements ColbertStore {
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
   private readonly kernel: ColbertKernel;
-  private readonly kernelThreads: number | undefined;
+  private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
 
   constructor(init: StoreInit) {
@@ -272,7 +272,7 @@ export class ColbertStoreImpl implements ColbertStore {
 
   /** The onnxruntime row scorer, created on first use and released by `close`. */
   private rowScorer(): RowScorer {
-    this.scorer ??= createOrtRowScorer(this.kernelThreads === undefined ? {} : { intraOpNumThreads: this.kernelThreads });
+    this.scorer ??= createOrtRowScorer({ intraOpNumThreads: this.kernelThreads });
     return this.scorer;
   }
 

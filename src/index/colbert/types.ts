@@ -55,7 +55,7 @@ export interface ColbertStoreOptions {
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
   kernel?: ColbertKernel;
-  /** onnxruntime intra-op threads of the `"onnxruntime"` kernel. @default os.availableParallelism() */
+  /** onnxruntime intra-op threads of the `"onnxruntime"` kernel (also the sketch's approximate tier). @default 1 (see DEFAULT_KERNEL_THREADS) */
   kernelThreads?: number;
 }
 
@@ -65,7 +65,7 @@ export interface ColbertOpenOptions {
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
   kernel?: ColbertKernel;
-  /** See {@link ColbertStoreOptions.kernelThreads}. @default os.availableParallelism() */
+  /** See {@link ColbertStoreOptions.kernelThreads}. @default 1 */
   kernelThreads?: number;
 }
 

@@ -33,7 +33,7 @@ export interface SketchParts {
   arena: SketchArena;
   means: DenseIndex;
   kernel: ColbertKernel;
-  kernelThreads: number | undefined;
+  kernelThreads: number;
 }
 
 export class ColbertSketch {
@@ -45,7 +45,7 @@ export class ColbertSketch {
   private readonly projection: CountSketch;
   private readonly codec: ColbertCodec;
   private readonly kernel: ColbertKernel;
-  private readonly kernelThreads: number | undefined;
+  private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
   private rows = new Float32Array(0);
   private readonly mean: Float32Array;
@@ -64,7 +64,7 @@ export class ColbertSketch {
   }
 
   /** An empty sketch of `colbertDim`-column rows into min(dim, colbertDim) columns. */
-  static create(colbertDim: number, dim: number, hnsw: ResolvedDenseOptions, kernel: ColbertKernel, kernelThreads: number | undefined): ColbertSketch {
+  static create(colbertDim: number, dim: number, hnsw: ResolvedDenseOptions, kernel: ColbertKernel, kernelThreads: number): ColbertSketch {
     const d = Math.min(dim, colbertDim);
     return new ColbertSketch({
       colbertDim, dim: d, seed: SKETCH_SEED, arena: new SketchArena(d), means: new DenseIndex(d, hnsw, { normalize: false }), kernel, kernelThreads,
@@ -153,7 +153,7 @@ export class ColbertSketch {
   }
 
   private rowScorer(): RowScorer {
-    this.scorer ??= createOrtRowScorer(this.kernelThreads === undefined ? {} : { intraOpNumThreads: this.kernelThreads });
+    this.scorer ??= createOrtRowScorer({ intraOpNumThreads: this.kernelThreads });
     return this.scorer;
   }
 }
