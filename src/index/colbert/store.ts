@@ -18,8 +18,8 @@ import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "./pool.js";
-import { BlockMaxSim } from "./rows.js";
-import { FORMAT_VERSION, newRecord, openRecord, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
+import { BlockMaxSim, BlockScratch } from "./rows.js";
+import { FORMAT_VERSION, newRecord, openRecord, RECORD_HEADER_BYTES, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
 import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
 
@@ -67,6 +67,7 @@ export class ColbertStoreImpl implements ColbertStore {
   private readonly kernel: ColbertKernel;
   private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
+  private readonly scratch = new BlockScratch();
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -172,11 +173,19 @@ export class ColbertStoreImpl implements ColbertStore {
     const inv = query.tokens === 0 ? 0 : 1 / query.tokens;
     const codec = this.codec;
     if (this.kernel === "onnxruntime" && codec !== "binary" && query.tokens > 0) {
-      const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv));
-      await this.visit(slots, async (items) => {
-        for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
-        await blocks.flush();
-      });
+      const scratch = this.scratch.take();
+      try {
+        const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv), scratch);
+        let rows = 0;
+        for (const slot of slots) if (this.table.has(slot)) rows += Math.floor((this.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
+        blocks.expect(rows);
+        await this.visit(slots, async (items) => {
+          for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
+          await blocks.flush();
+        });
+      } finally {
+        scratch?.release();
+      }
       return out;
     }
     const q = this.impl.prepare(query.data, query.tokens);

@@ -13,7 +13,7 @@
  */
 import { createOrtRowScorer } from "../../encode/row-scorer.js";
 import type { MultiVector, RowScorer } from "../../types.js";
-import { BlockMaxSim } from "../colbert/rows.js";
+import { BlockMaxSim, BlockScratch } from "../colbert/rows.js";
 import type { ColbertKernel } from "../colbert/types.js";
 import { createInt8Codec } from "../colbert/codec-int8.js";
 import type { ColbertCodec } from "../colbert/codec.js";
@@ -47,6 +47,7 @@ export class ColbertSketch {
   private readonly kernel: ColbertKernel;
   private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
+  private readonly scratch = new BlockScratch();
   private rows = new Float32Array(0);
   private readonly mean: Float32Array;
 
@@ -123,12 +124,20 @@ export class ColbertSketch {
       }
       return out;
     }
-    const blocks = new BlockMaxSim("int8", this.dim, q.data, q.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv));
-    for (let i = 0; i < slots.length; i++) {
-      const v = this.arena.view(slots[i]!);
-      if (v !== undefined) await blocks.add(i, v.rows, v.payload);
+    const scratch = this.scratch.take();
+    try {
+      const blocks = new BlockMaxSim("int8", this.dim, q.data, q.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv), scratch);
+      let rows = 0;
+      for (let i = 0; i < slots.length; i++) rows += this.arena.view(slots[i]!)?.rows ?? 0;
+      blocks.expect(rows);
+      for (let i = 0; i < slots.length; i++) {
+        const v = this.arena.view(slots[i]!);
+        if (v !== undefined) await blocks.add(i, v.rows, v.payload);
+      }
+      await blocks.flush();
+    } finally {
+      scratch?.release();
     }
-    await blocks.flush();
     return out;
   }
 
