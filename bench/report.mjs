@@ -196,13 +196,13 @@ export function retrievalSection(rs) {
       `${kib(b.dense)} (vectors ${kib(b.denseVectors)}, graph ${kib(b.denseGraph)})`,
       kib(b.sparse),
       kib(b.docs),
-      `${kib(b.sketchRows + b.sketchMeans)} (rows ${kib(b.sketchRows)}, means + graph ${kib(b.sketchMeans)})`,
+      `${kib((d.sketch ?? 0) / n)}`,
       `${kib(b.colbertOnDisk)} on disk; cache ${kib(b.colbertResidentAfterQueries)} after the queries`,
-      `${kib(d.total / n)} (ColBERT ${kib((d.colbert + (d.colbertOffsets ?? 0)) / n)}, sketch ${kib(((d.sketch ?? 0) + (d["sketch-means"] ?? 0)) / n)}, rest ${kib((d.total - d.colbert - (d.colbertOffsets ?? 0) - (d.sketch ?? 0) - (d["sketch-means"] ?? 0)) / n)})`,
+      `${kib(d.total / n)} (ColBERT ${kib((d.colbert + (d.colbertOffsets ?? 0)) / n)}, sketch ${kib((d.sketch ?? 0) / n)}, rest ${kib((d.total - d.colbert - (d.colbertOffsets ?? 0) - (d.sketch ?? 0)) / n)})`,
     ];
   });
   if (mem.length) {
-    out.push(`Bytes per document, by part (in memory unless said; the ColBERT rows live on disk and are read per query, the record cache is bounded by \`cacheBytes\`, 256 MiB):`, ``);
+    out.push(`Bytes per document, by part (in memory unless said; the ColBERT rows live on disk and are read per query, the record cache is bounded by \`cacheBytes\`, 256 MiB; the sketch as a loaded index holds it: its rows, means and their graph, the size of its files):`, ``);
     out.push(table(["docs", "dense (HNSW)", "sparse", "doc table", "ColBERT sketch (resident)", "ColBERT rows (int8)", "on disk, all files"], mem), ``);
   }
 
@@ -212,7 +212,7 @@ export function retrievalSection(rs) {
     const m = big.m3;
     const b = m.memoryBytesPerDoc;
     const minRecall = Math.min(...["fresh", "afterDeleteReplace", "afterSaveLoad"].flatMap((k) => MODELS.map((mo) => m.recall[k]?.[mo]?.mean ?? NaN)).filter((x) => !Number.isNaN(x)));
-    const resident = b.sketchRows + b.sketchMeans;
+    const resident = (m.diskBytes.sketch ?? 0) / big.docs;
     const ok = (c) => (c ? "met" : "not met");
     out.push(`Targets at ${int(big.docs)} documents (the largest corpus measured; load at start \`${big.machine.uptime}\`):`, ``);
     out.push(table(["target", "measured", ""], [
@@ -250,7 +250,7 @@ export function retrievalSection(rs) {
       ["dense (vectors + HNSW)", bytes(b("dense"))],
       ["sparse", bytes(b("sparse"))],
       ["doc table", bytes(b("docs"))],
-      ["ColBERT sketch (resident)", bytes((m) => m.memoryBytesPerDoc.sketchRows + m.memoryBytesPerDoc.sketchMeans)],
+      ["ColBERT sketch (resident)", bytes((m) => (m.diskBytes.sketch ?? 0) / m.docs)],
       ["ColBERT rows (disk)", bytes(b("colbertOnDisk"))],
       ["everything on disk", bytes((m) => m.diskBytes.total / m.docs)],
     ].map(([name, v]) => [name, kib(v), size(v * N)]);

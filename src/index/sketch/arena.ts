@@ -82,9 +82,14 @@ export class SketchArena {
     if (this.deadBytes > COMPACT_MIN_BYTES && this.deadBytes > this.liveBytes) this.compact();
   }
 
-  /** Bytes of the pages held in memory. */
+  /**
+   * Bytes in use: the pages up to the open page's last payload, and the slot tables. (The open
+   * page's tail, at most PAGE_BYTES, is allocated but never written, so it is not resident.)
+   */
   residentBytes(): number {
-    return this.pages.reduce((s, p) => s + p.byteLength, 0) + this.rowsOf.byteLength * 3;
+    let bytes = this.rowsOf.byteLength * 3;
+    this.pages.forEach((p, i) => (bytes += i === this.open ? this.used : p.byteLength));
+    return bytes;
   }
 
   /** Writes the file (compacted, slots [0, slots)) to `fh`; returns its size and CRC-32 (hex). */
