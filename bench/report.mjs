@@ -35,10 +35,12 @@ export function loadResults(dir) {
 export function machineSection(r) {
   const m = r.encoder?.machine ?? r.retrieval[0]?.machine ?? r.colbert?.machine;
   if (!m) return "";
+  // Parts measured on another machine than the header's say so (results may come from different runs).
+  const cpu = (x) => (x.cpuModel !== m.cpuModel ? ` on ${x.cpuModel} (${x.cpuFlags.join(", ") || "no listed flags"})` : "");
   const loads = [
-    r.encoder && `encoder: \`${r.encoder.machine.uptime}\``,
-    ...r.retrieval.map((x) => `retrieval ${int(x.docs)}: \`${x.machine.uptime}\``),
-    r.colbert && `colbert fidelity: \`${r.colbert.machine.uptime}\``,
+    r.encoder && `encoder: \`${r.encoder.machine.uptime}\`${cpu(r.encoder.machine)}`,
+    ...r.retrieval.map((x) => `retrieval ${int(x.docs)}: \`${x.machine.uptime}\`${cpu(x.machine)}${x.m3 && x.m3.recall === undefined ? " (previous code)" : ""}`),
+    r.colbert && `colbert fidelity: \`${r.colbert.machine.uptime}\`${cpu(r.colbert.machine)}`,
   ].filter(Boolean);
   return [
     `**Machine:** ${m.cpuModel}, \`nproc\` = ${m.nproc}, ${m.memTotalGiB} GiB RAM, no GPU; CPU flags ${m.cpuFlags.join(", ")}; Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}.`,
@@ -160,13 +162,33 @@ export function comparisonsSection(e) {
   return out.join("\n").trim();
 }
 
+const MODELS = ["from-docs", "independent"];
+const ms2 = (x) => (x ? `${f1(x.p50)} / ${f1(x.p99)}` : "–");
+const isNew = (m) => m && !m.error && m.recall !== undefined;
+
+/** Least-squares fit y = a + b·x over the points; returns (x) => y. */
+function fit(xs, ys) {
+  const n = xs.length;
+  if (n === 1) return () => ys[0];
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0;
+  for (let i = 0; i < n; i++) { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) ** 2; }
+  const b = sxx === 0 ? 0 : sxy / sxx;
+  return (x) => my + b * (x - mx);
+}
+
 export function retrievalSection(rs) {
   if (rs.length === 0) return "";
   const out = [`### Retrieval (synthetic corpora, query encoding excluded)`, ``];
-  const first = rs.find((r) => r.m3 && !r.m3.error)?.m3;
+  const news = rs.filter((r) => isNew(r.m3));
+  const first = news[0]?.m3 ?? rs.find((r) => r.m3 && !r.m3.error)?.m3;
   if (first) {
     out.push(
-      `Corpus: unit dense vectors (dim ${first.corpus.dim}) in clusters of ~50 documents; ${f1(first.corpus.sparseTermsPerDoc)} sparse terms per document on average (20–200, Zipf-like over ${int(first.corpus.vocab)} ids); ${f1(first.corpus.colbertTokensPerDoc)} ColBERT vectors per document (64–256). Ground truth: exhaustive fused scoring (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim over every document). k = 10; ours with the default 100 candidates from each of dense and sparse.`,
+      `Corpus: unit dense vectors (dim ${first.corpus.dim}) in clusters of ~50 documents; ${f1(first.corpus.sparseTermsPerDoc)} sparse terms per document on average (20–200, Zipf-like over ${int(first.corpus.vocab)} ids); ${f1(first.corpus.colbertTokensPerDoc)} ColBERT vectors per document (64–256). ` +
+        `Two query sets (bench/lib/synthetic.ts): *from-docs*, each query cut from a target document (the three modes agree), and *independent*, dense, text and ColBERT context drawn from three different clusters (the modes disagree). ` +
+        `Ground truth: exhaustive fused scoring (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim over every document). k = 10, default options: dense top-100 ∪ sparse top-100 ∪ the ColBERT sketch's top-100 (means of sketched rows), approximate ColBERT scores for that pool, exact int8 ColBERT for the best 64. ` +
+        `Warm = second pass over the queries after loading, cold = first pass (the ColBERT record cache empty; the OS page cache not dropped).`,
       ``,
     );
   }
@@ -174,81 +196,141 @@ export function retrievalSection(rs) {
   for (const r of rs) {
     const m = r.m3;
     const l = r.langchain;
-    if (m && !m.error) {
+    if (isNew(m)) {
+      const t = m.latencyMs;
       rows.push([
         `${int(r.docs)}`,
-        `langchain-m3 (${m.codec})`,
+        `langchain-m3 (${m.codec}, sketch ${m.sketchDim})`,
         `${f1(m.buildSeconds)} s (${int(m.docsPerSecond)}/s)`,
-        `${f1(m.latencyMs.dense.p50)} / ${f1(m.latencyMs.dense.p99)}`,
-        `${f1(m.latencyMs.sparse.p50)} / ${f1(m.latencyMs.sparse.p99)}`,
-        `${f1(m.latencyMs.rerankColbert.p50)} / ${f1(m.latencyMs.rerankColbert.p99)}`,
-        `${f1(m.latencyMs.endToEnd.p50)} / ${f1(m.latencyMs.endToEnd.p99)}`,
-        `${f3(m.recallAt10.mean)} (${m.recallAt10.queries} q)`,
+        `${f1(m.loadSeconds)} s`,
+        ms2(t.dense),
+        ms2(t.sparse),
+        ms2(t.multiVector),
+        `${ms2(t.prescore)} (pool ${int(m.poolSize.p50)})`,
+        `${ms2(t.colbert)} (${int(m.reranked.p50)})`,
+        ms2(t.endToEnd),
+        ms2(m.latencyColdMs.endToEnd),
         size(m.diskBytes.total),
         `${int(m.peakRssMiB)} MiB`,
       ]);
-    } else rows.push([`${int(r.docs)}`, "langchain-m3", "failed", "", "", "", "", "", "", ""]);
-    if (l && !l.error) {
+    } else if (m && !m.error) {
+      rows.push([`${int(r.docs)}`, `langchain-m3 (${m.codec}), previous code`, `${f1(m.buildSeconds)} s (${int(m.docsPerSecond)}/s)`, `${f1(m.loadSeconds)} s`, ms2(m.latencyMs.dense), ms2(m.latencyMs.sparse), "–", "–", `${ms2(m.latencyMs.rerankColbert)} (${int(m.poolSize.p50)})`, ms2(m.latencyMs.endToEnd), "–", size(m.diskBytes.total), `${int(m.peakRssMiB)} MiB`]);
+    } else if (m) rows.push([`${int(r.docs)}`, "langchain-m3", "failed", "", "", "", "", "", "", "", "", "", ""]);
+    if (l && !l.error && !l.skipped) {
       rows.push([
         `${int(r.docs)}`,
-        `LangChain HNSWLib + BM25 + Ensemble`,
+        `LangChain HNSWLib + BM25 + Ensemble${l.kept ? " (kept, see notes)" : ""}`,
         `${f1(l.buildSeconds)} s (${int(l.docsPerSecond)}/s)`,
-        `${f1(l.latencyMs.dense.p50)} / ${f1(l.latencyMs.dense.p99)}`,
-        `${f1(l.latencyMs.sparse.p50)} / ${f1(l.latencyMs.sparse.p99)} (BM25)`,
-        "no such stage",
-        `${f1(l.latencyMs.endToEnd.p50)} / ${f1(l.latencyMs.endToEnd.p99)}`,
-        `${f3(l.recallAt10.mean)} (${l.recallAt10.queries} q)`,
+        "–",
+        ms2(l.latencyMs.dense),
+        `${ms2(l.latencyMs.sparse)} (BM25)`,
+        "no such stage", "no such stage", "no such stage",
+        ms2(l.latencyMs.endToEnd),
+        "–",
         size(l.diskBytes.total),
         `${int(l.peakRssMiB)} MiB`,
       ]);
-    } else if (l && l.skipped) rows.push([`${int(r.docs)}`, "LangChain HNSWLib + BM25 + Ensemble", `not run: ${l.skipped}`, "", "", "", "", "", "", ""]);
-    else if (l) rows.push([`${int(r.docs)}`, "LangChain", "failed", "", "", "", "", "", "", ""]);
+    } else if (l && l.skipped) rows.push([`${int(r.docs)}`, "LangChain HNSWLib + BM25 + Ensemble", `not run: ${l.skipped}`, "", "", "", "", "", "", "", "", "", ""]);
+    else if (l) rows.push([`${int(r.docs)}`, "LangChain", "failed", "", "", "", "", "", "", "", "", "", ""]);
   }
-  out.push(table(["docs", "system", "build", "dense ms p50/p99", "sparse ms p50/p99", "ColBERT rerank ms p50/p99", "end-to-end ms p50/p99", "recall@10", "on disk", "peak RSS"], rows), ``);
-  const mem = rs.filter((r) => r.m3 && !r.m3.error).map((r) => {
+  out.push(table(["docs", "system", "build", "load", "dense ms p50/p99", "sparse ms p50/p99", "ColBERT first stage ms", "approx. ColBERT ms", "exact ColBERT ms (docs)", "end-to-end warm ms p50/p99", "cold ms p50/p99", "on disk", "peak RSS"], rows), ``);
+
+  // recall
+  const rrows = [];
+  for (const r of news) {
+    const m = r.m3;
+    for (const model of MODELS) {
+      const get = (x) => (x && x[model] ? `${f3(x[model].mean)} (min ${f1(x[model].min)})` : "–");
+      const sw = m.recallSweep ?? {};
+      rrows.push([int(r.docs), model, `${m.recall.fresh[model]?.queries ?? "–"}`, get(sw.previous), get(m.recall.fresh), get(m.recall.afterDeleteReplace), get(m.recall.afterSaveLoad), get(sw["rerank 32"]), get(sw["rerank 128"]), get(sw["candidates 200"])]);
+    }
+    const l = r.langchain;
+    if (l && !l.error && !l.skipped) rrows.push([int(r.docs), "from-docs", `${l.recallAt10.queries}`, `LangChain: ${f3(l.recallAt10.mean)}`, "", "", "", "", "", ""]);
+  }
+  if (rrows.length) {
+    out.push(`recall@10 against the ground truth (mean over the ground-truth queries, and the worst query). *previous*: the plan before the ColBERT sketch (dense ∪ sparse top-100, every candidate reranked exactly). After deleting a third of the documents and replacing a tenth (same ids, new content) the ground truth is updated the same way; then the index is saved and loaded again.`, ``);
+    out.push(table(["docs", "queries", "n", "previous plan", "default", "after delete + replace", "after save + load", "rerank 32", "rerank 128", "candidates 200"], rrows), ``);
+  }
+
+  // bytes per document by part
+  const mem = news.map((r) => {
     const b = r.m3.memoryBytesPerDoc;
+    const d = r.m3.diskBytes;
+    const n = r.docs;
     return [
-      int(r.docs),
+      int(n),
       `${kib(b.dense)} (vectors ${kib(b.denseVectors)}, graph ${kib(b.denseGraph)})`,
       kib(b.sparse),
-      `${kib(b.colbertOnDisk)} on disk; resident ${kib(b.colbertResidentAfterQueries ?? b.colbertResident)} after the queries (cache)`,
       kib(b.docs),
-      kib(r.m3.diskBytesPerDoc),
-      r.langchain && !r.langchain.error ? `${kib(r.langchain.memoryBytesPerDocRss)} RSS, ${kib(r.langchain.diskBytesPerDoc)} disk` : "–",
+      `${kib((d.sketch ?? 0) / n)}`,
+      `${kib(b.colbertOnDisk)} on disk; cache ${kib(b.colbertResidentAfterQueries)} after the queries`,
+      `${kib(d.total / n)} (ColBERT ${kib((d.colbert + (d.colbertOffsets ?? 0)) / n)}, sketch ${kib((d.sketch ?? 0) / n)}, rest ${kib((d.total - d.colbert - (d.colbertOffsets ?? 0) - (d.sketch ?? 0)) / n)})`,
     ];
   });
   if (mem.length) {
-    out.push(`Memory per document, by part (langchain-m3; the ColBERT part lives on disk, resident memory is bounded by the store's cache, 256 MiB by default):`, ``);
-    out.push(table(["docs", "dense (HNSW)", "sparse", "ColBERT", "doc table", "total on disk", "LangChain (whole process)"], mem), ``);
+    out.push(`Bytes per document, by part (in memory unless said; the ColBERT rows live on disk and are read per query, the record cache is bounded by \`cacheBytes\`, 256 MiB; the sketch as a loaded index holds it: its rows, means and their graph, the size of its files):`, ``);
+    out.push(table(["docs", "dense (HNSW)", "sparse", "doc table", "ColBERT sketch (resident)", "ColBERT rows (int8)", "on disk, all files"], mem), ``);
   }
-  // What 100k documents would take, from the largest measured corpus (every part is linear in documents).
-  const big = [...rs].reverse().find((r) => r.m3 && !r.m3.error);
-  if (big && !rs.some((r) => r.docs >= 100000)) {
-    const b = big.m3.memoryBytesPerDoc;
-    const n = 100000;
+
+  // targets of issue 13, at the largest measured corpus
+  const big = news[news.length - 1];
+  if (big) {
+    const m = big.m3;
+    const b = m.memoryBytesPerDoc;
+    const minRecall = Math.min(...["fresh", "afterDeleteReplace", "afterSaveLoad"].flatMap((k) => MODELS.map((mo) => m.recall[k]?.[mo]?.mean ?? NaN)).filter((x) => !Number.isNaN(x)));
+    const resident = (m.diskBytes.sketch ?? 0) / big.docs;
+    const ok = (c) => (c ? "met" : "not met");
+    out.push(`Targets at ${int(big.docs)} documents (the largest corpus measured; load at start \`${big.machine.uptime}\`):`, ``);
+    out.push(table(["target", "measured", ""], [
+      ["recall@10 ≥ 0.99, both query sets, fresh / after delete + replace / after save + load", `${f3(minRecall)} (lowest of the six)`, ok(minRecall >= 0.99)],
+      ["query p50 ≤ 20 ms, p99 ≤ 80 ms (warm)", `${f1(m.latencyMs.endToEnd.p50)} / ${f1(m.latencyMs.endToEnd.p99)} ms (cold ${f1(m.latencyColdMs.endToEnd.p50)} / ${f1(m.latencyColdMs.endToEnd.p99)})`, ok(m.latencyMs.endToEnd.p50 <= 20 && m.latencyMs.endToEnd.p99 <= 80)],
+      ["ColBERT resident ≤ 24 KiB per document", `${kib(resident)} (sketch rows, means and their graph)`, ok(resident <= 24 * 1024)],
+      ["everything on disk ≤ 96 KiB per document", kib(m.diskBytes.total / big.docs), ok(m.diskBytes.total / big.docs <= 96 * 1024)],
+      ["build ≥ 500 documents/s (encoding excluded)", `${int(m.docsPerSecond)}/s`, ok(m.docsPerSecond >= 500)],
+      ["load ≤ 5 s", `${f1(m.loadSeconds)} s`, ok(m.loadSeconds <= 5)],
+    ]), ``);
+  }
+
+  // projection to 1,000,000 documents
+  if (news.length >= 2) {
+    const xs = news.map((r) => r.docs);
+    const N = 1e6;
+    const per = (f) => fit(xs, news.map((r) => f(r.m3)))(N);
+    const lin = (f) => fit(xs, news.map((r) => f(r.m3)));
+    const logf = (f) => { const g = fit(xs.map(Math.log), news.map((r) => f(r.m3))); return (x) => g(Math.log(x)); };
+    const t = (k) => (m) => m.latencyMs[k].p50;
+    const stages = [
+      ["dense HNSW", logf(t("dense")), "log N (graph search)"],
+      ["sparse top-100", lin(t("sparse")), "N (posting lists grow with the corpus)"],
+      ["ColBERT first stage", logf(t("multiVector")), "log N (graph search)"],
+      ["exact dense + sparse of the pool", lin(t("score")), "pool size (fit)"],
+      ["approximate ColBERT of the pool", lin(t("prescore")), "pool size (fit)"],
+      ["exact ColBERT of 64", lin(t("colbert")), "64 documents read + scored (fit)"],
+    ];
+    const prow = stages.map(([name, f, why]) => [name, ...xs.map((x, i) => f1(news[i].m3.latencyMs[{ "dense HNSW": "dense", "sparse top-100": "sparse", "ColBERT first stage": "multiVector", "exact dense + sparse of the pool": "score", "approximate ColBERT of the pool": "prescore", "exact ColBERT of 64": "colbert" }[name]].p50)), f1(Math.max(0, f(N))), why]);
+    out.push(`Projection to 1,000,000 documents, fitted to the runs above (warm p50 per stage, ms; each stage's cost model in the last column; a fit over few, noisy, shared-machine points: read it as an order of magnitude):`, ``);
+    out.push(table(["stage", ...xs.map((x) => `${int(x)} measured`), "1,000,000 projected", "grows with"], prow), ``);
+    const bytes = (f) => per(f);
+    const b = (k) => (m) => m.memoryBytesPerDoc[k];
+    const brow = [
+      ["dense (vectors + HNSW)", bytes(b("dense"))],
+      ["sparse", bytes(b("sparse"))],
+      ["doc table", bytes(b("docs"))],
+      ["ColBERT sketch (resident)", bytes((m) => (m.diskBytes.sketch ?? 0) / m.docs)],
+      ["ColBERT rows (disk)", bytes(b("colbertOnDisk"))],
+      ["everything on disk", bytes((m) => m.diskBytes.total / m.docs)],
+    ].map(([name, v]) => [name, kib(v), size(v * N)]);
+    out.push(table(["part", "per document", "at 1,000,000 documents"], brow), ``);
+    out.push(`Build at 1,000,000 documents at the measured rate of the largest run: ${f1(N / news[news.length - 1].m3.docsPerSecond / 3600)} h; load grows linearly (${f1(news[news.length - 1].m3.loadSeconds * N / news[news.length - 1].docs)} s projected).`, ``);
+  }
+  for (const r of news) {
+    const m = r.m3;
     out.push(
-      `Not measured at 100,000 documents (see Notes); linear in documents from the ${int(big.docs)}-document run: ` +
-        `dense ${size(b.dense * n)} RAM, sparse ${size(b.sparse * n)} RAM, doc table ${size(b.docs * n)} RAM, ColBERT ${size(b.colbertOnDisk * n)} on disk ` +
-        `(resident bounded by the cache), total on disk ${size(big.m3.diskBytesPerDoc * n)}; build at the measured rate ${f1(n / big.m3.docsPerSecond / 60)} min.`,
-      ``,
+      `- ${int(r.docs)} docs: build ${f1(m.buildSeconds)} s (excluding ${f1(m.generateSeconds)} s generating the corpus and ${f1(m.groundTruthSeconds)} s of ground truth), save ${f1(m.saveSeconds)} s, load ${f1(m.loadSeconds)} s; deleting ${int(m.mutation?.deleted)} documents ${f1(m.mutation?.deleteSeconds)} s, replacing ${int(m.mutation?.replaced)} ${f1(m.mutation?.replaceSeconds)} s, save ${f1(m.mutation?.resaveSeconds)} s, load ${f1(m.mutation?.reloadSeconds)} s; candidate pool p50 ${int(m.poolSize.p50)}; RSS after load ${int(m.rssMiB.afterLoad)} MiB; machine at start \`${r.machine.uptime}\`, at end \`${r.machineAtEnd?.uptime ?? "?"}\`.`,
     );
   }
   for (const r of rs) {
-    if (r.m3 && !r.m3.error) {
-      const m = r.m3;
-      const qRows = 24; // queries have 16–32 ColBERT rows
-      const flop = m.poolSize.p50 * qRows * m.corpus.colbertTokensPerDoc * m.corpus.dim * 2;
-      out.push(
-        `- ${int(r.docs)} docs: the ColBERT rerank of ~${int(m.poolSize.p50)} candidates is ~${f2(flop / 1e9)} GFLOP of MaxSim, done at ${f2(flop / 1e9 / (m.latencyMs.rerankColbert.p50 / 1000))} GFLOP/s (p50).`,
-      );
-    }
-  }
-  for (const r of rs) {
-    if (r.m3 && !r.m3.error) {
-      out.push(
-        `- ${int(r.docs)} docs: build ${f1(r.m3.buildSeconds)} s (excluding ${f1(r.m3.generateSeconds)} s generating the corpus and ${f1(r.m3.groundTruthSeconds)} s of ground truth), save ${f1(r.m3.saveSeconds)} s, load ${f1(r.m3.loadSeconds)} s, candidate pool p50 ${int(r.m3.poolSize.p50)}, RSS after load ${int(r.m3.rssMiB.afterLoad)} MiB; machine at start \`${r.machine.uptime}\`${r.parallel ? "; ours and LangChain's ran at the same time (each its own process)" : ""}.`,
-      );
-    }
+    if (r.langchain && r.langchain.kept) out.push(`- ${int(r.docs)} docs, LangChain row: ${r.langchain.kept}.`);
   }
   return out.join("\n");
 }

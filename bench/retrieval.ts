@@ -3,19 +3,27 @@
  *
  *   npx tsx bench/retrieval.ts --sizes 10000,100000 [--queries 200 --gt-queries 40 --lc-queries 50
  *        --queries-large 50 --gt-queries-large 10 --lc-queries-large 8 (corpora > 20k docs)
- *        --codec int8 --dim 1024 --work bench/models/work --out-dir bench/results]
+ *        --codec int8 --sketch-dim 128 --dim 1024 --mutate false --langchain keep
+ *        --work bench/models/work --out-dir bench/results]
  *
  * For each size, two child processes (each with its own peak RSS):
- *   m3         HybridIndex (HNSW dense + inverted sparse + disk-backed ColBERT store, default
- *              codec unless --codec) built document by document; saved; reloaded; queried with
- *              `searchWithStats` (k 10, default candidates and weights). In the same pass over
- *              the corpus it computes the ground truth: exhaustive fused scoring
+ *   m3         HybridIndex (HNSW dense + inverted sparse + disk-backed ColBERT store + in-memory
+ *              ColBERT sketch; default codec and sketch unless --codec / --sketch-dim) built in
+ *              batches of 128 documents; saved; reloaded; queried with `searchWithStats` (k 10,
+ *              default options) twice: cold (the first pass after loading) and warm. Two query
+ *              sets of --queries each: "from-docs" (each query cut from a target document: the
+ *              modes agree) and "independent" (the modes disagree; bench/lib/synthetic.ts). In the
+ *              same pass over the corpus it computes the ground truth: exhaustive fused scoring
  *              (0.4·dense + 0.2·sparse + 0.4·float32 MaxSim over every document) for the first
- *              --gt-queries queries, the MaxSim through an onnxruntime Gemm (chunks of documents).
+ *              --gt-queries queries of each set, the MaxSim through an onnxruntime Gemm. Then
+ *              (unless --mutate false) it deletes every third document, replaces every tenth of
+ *              the rest with a new document under the same id, updates the ground truth the same
+ *              way and measures recall again, before and after a save + load.
  *   langchain  the same documents through LangChain.js's existing way: HNSWLib
  *              (@langchain/community) over the dense vectors + BM25Retriever over the token
  *              strings, fused by EnsembleRetriever (@langchain/classic, weighted RRF), each
- *              retriever asked for as many candidates as ours (100), cut to 10.
+ *              retriever asked for 100 candidates, cut to 10. With --langchain keep this side is
+ *              not run; the previous result at the same size is kept (and marked so).
  * Query encoding is excluded everywhere (queries are given as encodings / looked up vectors).
  */
 import { spawn } from "node:child_process";
@@ -23,6 +31,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB, summary } from "./lib/machine.js";
+import { hashInt } from "./lib/rng.js";
 import { docId, SyntheticCorpus, type SyntheticDoc, type SyntheticQuery } from "./lib/synthetic.js";
 
 const K = 10;
@@ -85,6 +94,8 @@ class GroundTruthBuilder {
   private readonly rows: Float32Array;
   private readonly rowStart: number[] = [];
   private readonly totalRows: number;
+  /** 0 for a deleted document. */
+  private readonly alive: Uint8Array;
   seconds = 0;
   private constructor(
     private readonly queries: SyntheticQuery[],
@@ -104,6 +115,11 @@ class GroundTruthBuilder {
     this.totalRows = r;
     this.rows = new Float32Array(r * dim);
     queries.forEach((q, i) => this.rows.set(q.encoding.colbert.data, this.rowStart[i]! * dim));
+    this.alive = new Uint8Array(docs).fill(1);
+  }
+  /** Documents (by index) no longer in the corpus. */
+  remove(indices: number[]): void {
+    for (const i of indices) this.alive[i] = 0;
   }
   static async create(queries: SyntheticQuery[], docs: number, dim: number, threads: number): Promise<GroundTruthBuilder> {
     const { RowScorer } = await import("./lib/onnx-matmul.js");
@@ -135,6 +151,7 @@ class GroundTruthBuilder {
           for (let j = 0; j < n; j++) if (c[base + j]! > m) m = c[base + j]!;
           sum += m;
         }
+        this.alive[doc.index] = 1;
         this.colbert[qi]![doc.index] = sum / (r1 - r0);
         this.dense[qi]![doc.index] = dot(q.encoding.dense, doc.encoding.dense);
         this.sparse[qi]![doc.index] = sparseDot(q.encoding.sparse, doc.encoding.sparse);
@@ -150,6 +167,10 @@ class GroundTruthBuilder {
     this.queries.forEach((_, qi) => {
       const f = new Float32Array(this.docs);
       for (let i = 0; i < this.docs; i++) {
+        if (this.alive[i] === 0) {
+          f[i] = -Infinity;
+          continue;
+        }
         f[i] = (WEIGHTS.dense * this.dense[qi]![i]! + WEIGHTS.sparse * this.sparse[qi]![i]! + WEIGHTS.colbert * this.colbert[qi]![i]!) / wsum;
       }
       const t = topIds(f, K);
@@ -173,10 +194,58 @@ function stageSummary(xs: number[]): { p50: number; p99: number; mean: number } 
   return { p50: round(s.p50), p99: round(s.p99), mean: round(s.mean) };
 }
 
+type M3Index = import("../src/index/hybrid-index.js").HybridIndex;
+type QueryModel = "from-docs" | "independent";
+const QUERY_MODELS: QueryModel[] = ["from-docs", "independent"];
+
+interface QuerySet {
+  model: QueryModel;
+  queries: SyntheticQuery[];
+  /** Queries [0, gt) are checked against the ground truth. */
+  gt: number;
+}
+
+/** Latency per stage (ms) and pool statistics of one pass over every query of every set. */
+async function timedPass(index: M3Index, sets: QuerySet[]): Promise<Record<string, unknown>> {
+  const { searchWithStats } = await import("../src/retrieve/search.js");
+  const e2e: number[] = [];
+  const st = { dense: [] as number[], sparse: [] as number[], multiVector: [] as number[], score: [] as number[], prescore: [] as number[], colbert: [] as number[], fuse: [] as number[] };
+  const pool: number[] = [];
+  const reranked: number[] = [];
+  for (const set of sets) {
+    for (const q of set.queries) {
+      const t0 = now();
+      const { stats: s } = await searchWithStats(index, q.encoding, { k: K });
+      e2e.push(now() - t0);
+      for (const k of Object.keys(st) as (keyof typeof st)[]) st[k].push(s.timings[k] + (k === "score" ? s.timings.filter : 0));
+      pool.push(s.poolSize);
+      reranked.push(s.reranked);
+    }
+  }
+  const out: Record<string, unknown> = { queries: e2e.length, endToEnd: stageSummary(e2e) };
+  for (const [k, v] of Object.entries(st)) out[k] = stageSummary(v);
+  return { latencyMs: out, poolSize: stageSummary(pool), reranked: stageSummary(reranked) };
+}
+
+/** recall@10 of the default search against the ground truth, per query model. */
+async function recallOf(index: M3Index, sets: QuerySet[], truth: GroundTruth, options: Record<string, unknown> = {}): Promise<Record<string, { queries: number; mean: number; min: number }>> {
+  const { search } = await import("../src/retrieve/search.js");
+  const out: Record<string, { queries: number; mean: number; min: number }> = {};
+  let row = 0;
+  for (const set of sets) {
+    const r: number[] = [];
+    for (let i = 0; i < set.gt; i++, row++) {
+      const hits = await search(index, set.queries[i]!.encoding, { k: K, ...options });
+      r.push(recallAt(hits.map((h) => h.id), truth.top[row]!));
+    }
+    out[set.model] = { queries: r.length, mean: round(r.reduce((x, y) => x + y, 0) / Math.max(1, r.length)), min: Math.min(...r) };
+  }
+  return out;
+}
+
 async function runM3(a: Record<string, string | true>): Promise<unknown> {
   const { HybridIndex } = await import("../src/index/hybrid-index.js");
   const { saveIndex, loadIndex } = await import("../src/index/persist.js");
-  const { searchWithStats } = await import("../src/retrieve/search.js");
   const colbertMod = await import("../src/index/colbert/index.js");
   const factory = {
     create: (dim: number, o?: object) => Promise.resolve(colbertMod.createColbertStore({ dim, ...o })),
@@ -188,21 +257,32 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   const threads = Number(a.threads ?? machineInfo().nproc);
   const dir = String(a.dir);
   const codec = typeof a.codec === "string" ? a.codec : undefined;
+  const sketchDim = typeof a["sketch-dim"] === "string" ? Number(a["sketch-dim"]) : undefined;
+  const mutate = a.mutate !== "false";
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const baseRss = rssMiB();
 
-  const corpus = new SyntheticCorpus({ docs, dim: Number(a.dim ?? 1024) });
-  const queries = Array.from({ length: nQ }, (_, q) => corpus.query(q));
-  const gt = await GroundTruthBuilder.create(queries.slice(0, nGT), docs, corpus.dim, threads);
+  const dim = Number(a.dim ?? 1024);
+  const corpus = new SyntheticCorpus({ docs, dim });
+  const sets: QuerySet[] = QUERY_MODELS.map((model) => {
+    const g = model === "from-docs" ? corpus : new SyntheticCorpus({ docs, dim, queryModel: model });
+    return { model, queries: Array.from({ length: nQ }, (_, q) => g.query(q)), gt: nGT };
+  });
+  const gtQueries = sets.flatMap((s) => s.queries.slice(0, s.gt));
+  const gt = await GroundTruthBuilder.create(gtQueries, docs, corpus.dim, threads);
   const fingerprint = { layout: "synthetic", hiddenSize: corpus.dim, vocabSize: corpus.vocab, tokenizerSha256: "synthetic" };
-  const index = await HybridIndex.create(fingerprint, { colbertFactory: factory, ...(codec ? { colbert: { codec: codec as "int8" } } : {}) });
+  const index = await HybridIndex.create(fingerprint, {
+    colbertFactory: factory,
+    ...(codec ? { colbert: { codec: codec as "int8" } } : {}),
+    ...(sketchDim !== undefined ? { sketchDim } : {}),
+  });
   let genSeconds = 0;
   let buildSeconds = 0;
   let colbertTokens = 0;
   let sparseTerms = 0;
   let saved = false;
-  log(`m3 ${docs}: building (${nGT} ground-truth queries)`);
+  log(`m3 ${docs}: building (${nGT} ground-truth queries per query model)`);
   for (let start = 0; start < docs; start += CHUNK) {
     let t = now();
     const chunk: SyntheticDoc[] = [];
@@ -222,9 +302,8 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
     await gt.add(chunk);
     if ((start / CHUNK) % 40 === 0) log(`m3 ${docs}: ${start + chunk.length} docs, build ${buildSeconds.toFixed(1)} s, gen ${genSeconds.toFixed(1)} s, gt ${gt.seconds.toFixed(1)} s, rss ${rssMiB()} MiB`);
   }
-  await gt.release();
   const truth = gt.result();
-  writeFileSync(join(dir, "..", `gt-${docs}.json.tmp`), JSON.stringify(truth));
+  writeFileSync(join(dir, "..", `gt-${docs}.json.tmp`), JSON.stringify({ ...truth, top: truth.top.slice(0, nGT), queries: truth.queries.slice(0, nGT) }));
   renameSync(join(dir, "..", `gt-${docs}.json.tmp`), join(dir, "..", `gt-${docs}.json`));
   let t = now();
   await saveIndex(index, dir);
@@ -235,35 +314,68 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   const disk = dirBytes(dir);
 
   t = now();
-  const loaded = await loadIndex(dir, { colbertFactory: factory });
+  let loaded = await loadIndex(dir, { colbertFactory: factory });
   const loadSeconds = (now() - t) / 1000;
   const rssAfterLoad = rssMiB();
   log(`m3 ${docs}: built in ${buildSeconds.toFixed(1)} s, saved ${saveSeconds.toFixed(1)} s, loaded ${loadSeconds.toFixed(1)} s; querying`);
-
-  for (let i = 0; i < Math.min(5, nQ); i++) await searchWithStats(loaded, queries[i]!.encoding, { k: K });
-  const e2e: number[] = [];
-  const stage = { dense: [] as number[], sparse: [] as number[], colbert: [] as number[], scoreAndFuse: [] as number[] };
-  const pool: number[] = [];
-  const recalls: number[] = [];
-  for (const q of queries) {
-    const t0 = now();
-    const { hits, stats: s } = await searchWithStats(loaded, q.encoding, { k: K });
-    e2e.push(now() - t0);
-    stage.dense.push(s.timings.dense);
-    stage.sparse.push(s.timings.sparse);
-    stage.colbert.push(s.timings.colbert);
-    stage.scoreAndFuse.push(s.timings.score + s.timings.fuse + s.timings.filter);
-    pool.push(s.poolSize);
-    if (q.index < nGT) recalls.push(recallAt(hits.map((h) => h.id), truth.top[q.index]!));
-  }
+  // Cold: the first pass after loading (the ColBERT record cache is empty; the sketch is in memory).
+  const cold = await timedPass(loaded, sets);
+  const warm = await timedPass(loaded, sets);
+  const recall: Record<string, unknown> = { fresh: await recallOf(loaded, sets, truth) };
+  // Other settings on the same index and ground truth: "previous" is the plan before the sketch
+  // (dense ∪ sparse top-100, every candidate reranked exactly).
+  const sweep: Record<string, unknown> = {};
+  const variants: Record<string, Record<string, unknown>> = {
+    previous: { colbertCandidates: 0, rerank: 1e9 }, "rerank 32": { rerank: 32 }, "rerank 128": { rerank: 128 }, "candidates 200": { candidates: 200 },
+  };
+  if (a.sweep !== "false") for (const [name, o] of Object.entries(variants)) sweep[name] = await recallOf(loaded, sets, truth, o);
   const colbertAfterQueries = loaded.stats().colbert;
+
+  let mutation: Record<string, unknown> | undefined;
+  if (mutate) {
+    // Delete a third of the documents, replace a tenth of the rest with new ones (same ids), then
+    // check recall against the ground truth updated the same way, before and after save + load.
+    // Documents are chosen by a hash of their number, not `i % 3`: clusters are `i % clusters`,
+    // so a modulus would delete whole clusters whenever 3 divides their count.
+    log(`m3 ${docs}: deleting a third, replacing a tenth`);
+    const pick = (i: number) => hashInt(i ^ 0x5bd1e995) % 30;
+    const removed = Array.from({ length: docs }, (_, i) => i).filter((i) => pick(i) < 10);
+    const replacedAt = Array.from({ length: docs }, (_, i) => i).filter((i) => pick(i) >= 10 && pick(i) < 13);
+    t = now();
+    for (let i = 0; i < removed.length; i += 4096) await loaded.delete(removed.slice(i, i + 4096).map(docId));
+    const deleteSeconds = (now() - t) / 1000;
+    gt.remove(removed);
+    let replaceSeconds = 0;
+    for (let i = 0; i < replacedAt.length; i += CHUNK) {
+      const chunk = replacedAt.slice(i, i + CHUNK).map((at, j) => ({ ...corpus.doc(docs + i + j), index: at, id: docId(at) }));
+      t = now();
+      await loaded.upsert(chunk.map((d) => ({ id: d.id, pageContent: d.text, metadata: { cluster: d.cluster }, encoding: d.encoding })));
+      replaceSeconds += (now() - t) / 1000;
+      await gt.add(chunk);
+    }
+    const truth2 = gt.result();
+    const afterMutation = await recallOf(loaded, sets, truth2);
+    t = now();
+    await saveIndex(loaded, dir);
+    const resaveSeconds = (now() - t) / 1000;
+    await loaded.close();
+    t = now();
+    loaded = await loadIndex(dir, { colbertFactory: factory });
+    const reloadSeconds = (now() - t) / 1000;
+    recall.afterDeleteReplace = afterMutation;
+    recall.afterSaveLoad = await recallOf(loaded, sets, truth2);
+    mutation = { deleted: removed.length, replaced: replacedAt.length, deleteSeconds: round(deleteSeconds, 2), replaceSeconds: round(replaceSeconds, 2), resaveSeconds: round(resaveSeconds, 2), reloadSeconds: round(reloadSeconds, 2) };
+  }
+  await gt.release();
   await loaded.close();
   const n = docs;
+  const sk = stats.sketch;
   return {
     system: "m3",
     docs,
     corpus: { colbertTokensPerDoc: round(colbertTokens / n, 1), sparseTermsPerDoc: round(sparseTerms / n, 1), clusters: corpus.clusters, dim: corpus.dim, vocab: corpus.vocab },
     codec: stats.colbert.codec,
+    sketchDim: sk?.dim ?? 0,
     buildSeconds: round(buildSeconds, 2),
     docsPerSecond: round(n / buildSeconds, 1),
     generateSeconds: round(genSeconds, 2),
@@ -278,23 +390,23 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
       colbertResident: round(stats.colbert.residentBytes / n, 1),
       colbertResidentAfterQueries: round(colbertAfterQueries.residentBytes / n, 1),
       colbertOnDisk: round(stats.colbert.liveBytes / n, 1),
+      sketchRows: sk ? round(sk.rowBytes / n, 1) : 0,
+      sketchMeans: sk ? round((sk.meanBytes + sk.graphBytes) / n, 1) : 0,
       docs: round(stats.docBytes / n, 1),
     },
     diskBytes: disk,
     diskBytesPerDoc: round(disk.total! / n, 1),
     rssMiB: { base: baseRss, afterBuild: rssAfterBuild, afterLoad: rssAfterLoad },
-    latencyMs: {
-      queries: queries.length,
-      endToEnd: stageSummary(e2e),
-      dense: stageSummary(stage.dense),
-      sparse: stageSummary(stage.sparse),
-      rerankColbert: stageSummary(stage.colbert),
-      scoreAndFuse: stageSummary(stage.scoreAndFuse),
-    },
-    poolSize: stageSummary(pool),
-    recallAt10: { queries: recalls.length, mean: round(recalls.reduce((x, y) => x + y, 0) / Math.max(1, recalls.length)), min: Math.min(...recalls) },
+    latencyMs: warm.latencyMs,
+    latencyColdMs: cold.latencyMs,
+    poolSize: warm.poolSize,
+    reranked: warm.reranked,
+    recallAt10: (recall.fresh as Record<string, unknown>)["from-docs"],
+    recall,
+    recallSweep: sweep,
+    mutation,
     peakRssMiB: peakRssMiB(),
-    note: "peak RSS includes the ground-truth buffers (3 score arrays per ground-truth query, one Gemm chunk)",
+    note: "peak RSS includes the ground-truth buffers (3 score arrays per ground-truth query, one Gemm chunk); cold = the first pass over the queries after loading, warm = the second",
   };
 }
 
@@ -440,7 +552,7 @@ async function main(): Promise<void> {
     };
     const pass = [
       ...Object.entries(counts).flatMap(([k, v]) => [`--${k}`, v]),
-      ...["codec", "threads", "dim"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : [])),
+      ...["codec", "threads", "dim", "sketch-dim", "mutate", "sweep"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : [])),
     ];
     const result: Record<string, unknown> = { kind: "retrieval", docs, machine, weights: WEIGHTS, k: K };
     rmSync(join(work, `gt-${docs}.json`), { force: true });
@@ -456,7 +568,16 @@ async function main(): Promise<void> {
     // --parallel runs the LangChain side alongside ours (it waits for our ground truth at the
     // end): each has its own process and peak RSS, but they share the CPU, which the results say.
     const parallel = a.parallel === true || (a.parallel === "large" && large);
-    if (parallel) {
+    const file = join(outDir, `retrieval-${docs}.json`);
+    if (a.langchain === "keep") {
+      // Keep the LangChain side of the previous run at this size (its stack did not change).
+      const old = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { langchain?: Record<string, unknown>; machine?: { date?: string; uptime?: string } }) : undefined;
+      const lc = old?.langchain;
+      result.langchain = lc && !lc.error && !lc.skipped
+        ? { ...lc, kept: `from the run of ${old?.machine?.date ?? "an earlier date"} (machine at start: ${old?.machine?.uptime ?? "?"}); not re-run` }
+        : { skipped: "not re-run (--langchain keep) and no earlier run at this size" };
+      await run("m3");
+    } else if (parallel) {
       result.parallel = "m3 and langchain ran at the same time (shared CPU)";
       const lc = run("langchain");
       await run("m3");
@@ -467,7 +588,6 @@ async function main(): Promise<void> {
       if (!(result.m3 as { error?: string }).error) await run("langchain");
     }
     result.machineAtEnd = { uptime: machineInfo().uptime };
-    const file = join(outDir, `retrieval-${docs}.json`);
     writeFileSync(file, JSON.stringify(result, null, 1) + "\n");
     log(`wrote ${file}`);
     if (a.keep !== true) rmSync(work, { recursive: true, force: true });

@@ -241,6 +241,26 @@ describe("ColBERT store", () => {
     expect(none.stats().residentBytes).toBe(0);
   });
 
+  it("putMany stores what put stores (one append per batch), in memory and disk-backed; a later entry for a slot wins", async () => {
+    const { docs, q } = corpus(24, 5);
+    const a = track(createColbertStore({ dim: DIM, codec: "int8" }));
+    const b = track(createColbertStore({ dim: DIM, codec: "int8" }));
+    await fill(a, docs.slice(0, 12));
+    await b.putMany!(docs.slice(0, 12).map((matrix, slot) => ({ slot, matrix })));
+    expect(Array.from(await b.score(q, allSlots(12)))).toEqual(Array.from(await a.score(q, allSlots(12))));
+    await b.persist(env.dir, 1); // disk-backed from here
+    for (let i = 12; i < 24; i++) await a.put(i, docs[i]!);
+    await b.putMany!([...docs.slice(12).map((matrix, i) => ({ slot: 12 + i, matrix })), { slot: 3, matrix: docs[20]! }]);
+    await a.put(3, docs[20]!);
+    expect(b.size).toBe(24);
+    expect(Array.from(await b.score(q, allSlots(24)))).toEqual(Array.from(await a.score(q, allSlots(24))));
+    await b.putMany!([]);
+    await expectCode(b.putMany!([{ slot: 0, matrix: randomMatrix(2, DIM + 1, 1) }]), "INVALID_ARGUMENT");
+    await expectCode(b.putMany!([{ slot: -2, matrix: docs[0]! }]), "OUT_OF_RANGE");
+    await expectCode(b.putMany!("x" as never), "INVALID_ARGUMENT");
+    expect(b.size).toBe(24);
+  });
+
   it("bad inputs give typed errors", async () => {
     const s = track(createColbertStore({ dim: DIM }));
     expect(s.codec).toBe("int8");

@@ -95,6 +95,36 @@ describe("SparseIndex (MaxScore) equals brute force", () => {
     expect(idx.postingCount).toBe(postings);
   });
 
+  it("removeMany (batched deletes) and fromForward (load) give the same index as one-by-one removes", () => {
+    const r = new Rng(21);
+    const one = new SparseIndex();
+    const many = new SparseIndex();
+    const vs = new Map<number, SparseVector>();
+    for (let s = 0; s < 1200; s++) {
+      const v = randomSparse(r, 600, 3, 40);
+      one.set(s, v);
+      many.set(s, v);
+      vs.set(s, v);
+    }
+    const gone = Array.from({ length: 1200 }, (_, s) => s).filter(() => r.next() < 0.4);
+    for (const s of gone) {
+      one.remove(s);
+      vs.delete(s);
+    }
+    many.removeMany([...gone, gone[0]!, 5000]);
+    const loaded = SparseIndex.fromForward(Array.from({ length: 1200 }, (_, s) => vs.get(s)));
+    for (const idx of [one, many, loaded]) {
+      expect(idx.postingCount).toBe([...vs.values()].reduce((a, v) => a + v.indices.length, 0));
+      for (let t = 0; t < 12; t++) check(idx, vs, randomSparse(r, 600, 1, 20), 10);
+    }
+    // a loaded index keeps working through writes
+    const v = randomSparse(r, 600, 3, 40);
+    loaded.set(gone[1]!, v);
+    vs.set(gone[1]!, v);
+    loaded.removeMany([1, 2, 3].filter((s) => vs.delete(s)));
+    for (let t = 0; t < 8; t++) check(loaded, vs, randomSparse(r, 600, 1, 20), 10);
+  });
+
   it("prunes: a top-10 query reads far fewer postings than its lists hold", () => {
     const r = new Rng(11);
     const idx = new SparseIndex();

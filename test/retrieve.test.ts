@@ -62,12 +62,27 @@ describe("search with a pool covering the corpus equals exhaustive fused scoring
 
 describe("candidate retrieval", () => {
   it("scores dense top-N ∪ sparse top-N and reports per-stage stats", async () => {
-    const { hits, stats } = await searchWithStats(index, corpus.queries[1]!, { k: 10, candidates: 50 });
+    const { hits, stats } = await searchWithStats(index, corpus.queries[1]!, { k: 10, candidates: 50, colbertCandidates: 0, rerank: 1500 });
     expect(hits).toHaveLength(10);
     expect(stats.strategy).toBe("candidates");
     expect(stats.poolSize).toBeGreaterThanOrEqual(50);
     expect(stats.poolSize).toBeLessThanOrEqual(100);
+    expect(stats.reranked).toBe(stats.poolSize);
     for (const h of hits) expect(Object.keys(h.scores).sort()).toEqual(["colbert", "dense", "sparse"]);
+  });
+
+  it("adds the ColBERT first stage and gives exact ColBERT scores to the best `rerank` of the pool only", async () => {
+    const q = corpus.queries[1]!;
+    const { hits, stats } = await searchWithStats(index, q, { k: 10, candidates: 50, colbertCandidates: 50, rerank: 20 });
+    expect(stats.poolSize).toBeGreaterThan(50);
+    expect(stats.poolSize).toBeLessThanOrEqual(150);
+    expect(stats.reranked).toBe(20);
+    // every returned score is exact (the approximate ones only chose whom to rescore)
+    for (const h of hits) expect(h.scores).toEqual(modeScores(q, corpus.docs[Number(h.id.slice(4))]!.encoding, ["dense", "sparse", "colbert"]));
+    const pool = await index.candidates(q, { depth: { dense: 50, sparse: 50 }, colbertDepth: 50 });
+    expect(pool.ids.length).toBe(stats.poolSize);
+    const plain = await index.candidates(q, { depth: { dense: 50, sparse: 50 } });
+    expect(plain.ids.every((id) => pool.ids.includes(id))).toBe(true);
   });
 
   it("finds the query's target document", async () => {
@@ -117,6 +132,11 @@ describe("bad search input gives typed errors", () => {
     const q = corpus.queries[0]!;
     for (const k of [0, -1, NaN, 1.5, Infinity]) expect(await code(search(index, q, { k }))).toBe("OUT_OF_RANGE");
     expect(await code(search(index, q, { candidates: 0 }))).toBe("OUT_OF_RANGE");
+    for (const colbertCandidates of [-1, 2.5, NaN, "10" as unknown as number]) expect(await code(search(index, q, { colbertCandidates }))).toBe("OUT_OF_RANGE");
+    for (const rerank of [0, -3, 1.5, Infinity]) expect(await code(search(index, q, { rerank }))).toBe("OUT_OF_RANGE");
+    expect(await code(index.candidates(q, { depth: { dense: 10 }, colbertDepth: -1 }))).toBe("OUT_OF_RANGE");
+    expect(await code(index.prescoreColbert({ ...q, colbert: undefined }, ["doc-1"]))).toBe("INVALID_ARGUMENT");
+    expect(await code(index.prescoreColbert(q, "doc-1" as unknown as string[]))).toBe("INVALID_ARGUMENT");
     expect(await code(search(index, q, { modes: [] }))).toBe("INVALID_ARGUMENT");
     expect(await code(search(index, q, { modes: ["bm25" as Mode] }))).toBe("INVALID_ARGUMENT");
     expect(await code(search(index, q, { weights: { dense: -1 } }))).toBe("OUT_OF_RANGE");

@@ -18,9 +18,20 @@
  *   P a table of token prototypes, so that lexical overlap, dense similarity and MaxSim agree as
  *   they do for the real model. `colbertTokens: [lo, hi]` draws the row count from that range
  *   instead (rows cycle through the text), to shrink CI corpora.
- * - query q: a target document; ~60% of its ids (weights within ±30% of the document's) plus
- *   Zipf ids (8..24 distinct), a dense vector at cosine ~0.8 to the target's, 16..32 ColBERT
- *   rows built the same way.
+ * - query q, `queries: "from-docs"` (the default): a target document; ~60% of its ids (weights
+ *   within ±30% of the document's) plus Zipf ids (8..24 distinct), a dense vector at cosine ~0.8
+ *   to the target's, 16..32 ColBERT rows built the same way. All three modes point at the target,
+ *   so they agree.
+ * - query q, `queries: "independent"`: no target document; three clusters drawn independently,
+ *   one per mode. The text (8..24 distinct ids, ~60% from the topic vocabulary of cluster k_s,
+ *   the rest Zipf) gives the sparse weights and the ColBERT rows' token part; the dense vector is
+ *   a fresh vector of cluster k_d, less topical than a document's (QUERY_DENSE_MIX: its best
+ *   document scores ~0.55), and the ColBERT rows' contextual part a fresh document-like vector
+ *   of cluster k_c. So the modes disagree (at 4k documents, 11% of the exhaustive fused top-10
+ *   lie outside the exact dense top-100 ∪ sparse top-100),
+ *   as they do for a model whose heads are not trained together (or for real queries whose
+ *   words, topic and phrasing point different ways), and a document high in one mode only can
+ *   enter the fused top-10.
  * Noise vectors are windows of one pool of uniform values (norm ~1), which keeps generation of
  * 1024-dimensional corpora fast.
  */
@@ -45,7 +56,15 @@ export interface SyntheticSpec {
   seed?: number;
   /** @default round(docs / 50) */
   clusters?: number;
+  /**
+   * How queries relate to the documents: `"from-docs"` cuts each query from a target document
+   * (the three modes agree); `"independent"` draws each mode's signal from its own cluster (the
+   * modes disagree; see the header). @default "from-docs"
+   */
+  queryModel?: QueryModel;
 }
+
+export type QueryModel = "from-docs" | "independent";
 
 export type ResolvedSpec = Required<Omit<SyntheticSpec, "colbertTokens" | "dim">> & { colbertTokens: [number, number] | null };
 
@@ -62,7 +81,10 @@ export interface SyntheticDoc {
   encoding: Encoding;
 }
 
-/** A query: its encoding's fields at the top level (it can be passed to `search` as is) and as `encoding`. */
+/**
+ * A query: its encoding's fields at the top level (it can be passed to `search` as is) and as
+ * `encoding`. `target` is the document it was cut from (-1 for an independent query).
+ */
 export type SyntheticQuery = Encoding & { index: number; target: number; text: string; encoding: Encoding };
 
 /** A whole corpus in memory (tests). */
@@ -79,6 +101,11 @@ const SUBTOPICS = 8;
 const PROTOTYPES = 8192;
 const NOISE_POOL = 1 << 20;
 const DENSE_MIX = { global: 0.55, cluster: 0.6, subtopic: 0.45, noise: 0.35 };
+/**
+ * An independent query's dense vector: a short text's, less topical than a document's (its best
+ * document scores ~0.55, not ~0.9), so the dense mode does not outweigh the other two.
+ */
+const QUERY_DENSE_MIX = { global: 0.55, cluster: 0.3, subtopic: 0.2, noise: 0.8 };
 const COLBERT_MIX = { token: 0.6, dense: 0.5, noise: 0.35 };
 const QUERY_DENSE_NOISE = 0.75;
 
@@ -114,7 +141,11 @@ export class SyntheticCorpus {
       vocab: spec.vocab ?? 250002,
       seed: spec.seed ?? 7,
       clusters: Math.max(1, spec.clusters ?? Math.round(spec.docs / 50)),
+      queryModel: spec.queryModel ?? "from-docs",
     };
+    if (this.spec.queryModel !== "from-docs" && this.spec.queryModel !== "independent") {
+      throw new Error(`queryModel must be "from-docs" or "independent"; got ${String(this.spec.queryModel)}`);
+    }
     const s = this.spec;
     this.docs = s.docs;
     this.dim = s.denseDim;
@@ -137,8 +168,9 @@ export class SyntheticCorpus {
     return i % this.clusters;
   }
 
-  /** The document query `q` is built from. */
+  /** The document query `q` is built from (-1 for independent queries). */
   targetOf(q: number): number {
+    if (this.spec.queryModel === "independent") return -1;
     return new Rng(seedOf(this.seed, 0x9e7, q)).int(0, this.docs - 1);
   }
 
@@ -188,6 +220,7 @@ export class SyntheticCorpus {
 
   /** Query q (pass its target document when already generated; otherwise it is regenerated without ColBERT rows). */
   query(q: number, targetDoc?: SyntheticDoc): SyntheticQuery {
+    if (this.spec.queryModel === "independent") return this.independentQuery(q);
     const d = this.spec.denseDim;
     const rng = new Rng(seedOf(this.seed, 0x9e7, q));
     const target = rng.int(0, this.docs - 1);
@@ -213,6 +246,43 @@ export class SyntheticCorpus {
     ]);
     const encoding: Encoding = { dense, sparse: toSparse(weights), colbert: this.colbertRows(rng, seq, dense, nq), tokenCount: nq + 1 };
     return { ...encoding, index: q, target, text: seq.map((t) => `t${t}`).join(" "), encoding };
+  }
+
+  /** Query q of the "independent" model: dense, text and ColBERT context from three clusters. */
+  private independentQuery(q: number): SyntheticQuery {
+    const rng = new Rng(seedOf(this.seed, 0x1d9, q));
+    const kd = rng.int(0, this.clusters - 1);
+    const ks = rng.int(0, this.clusters - 1);
+    const kc = rng.int(0, this.clusters - 1);
+    const weights = new Map<number, number>();
+    const n = rng.int(8, 24);
+    while (weights.size < n) {
+      const topical = rng.next() < 0.6;
+      const rank = topical ? rng.zipf(TOPIC_WORDS) : rng.zipf(this.vocab - SPECIAL_IDS - 1, 1.1);
+      const id = topical ? this.topicToken(ks, rank) : this.globalToken(rank);
+      if (!weights.has(id)) weights.set(id, weightOf(topical ? rank * 20 : rank, rng));
+    }
+    const ids = [...weights.keys()];
+    const nq = rng.int(16, 32);
+    const seq = ids.slice(0, nq);
+    while (seq.length < nq) seq.push(ids[rng.int(0, ids.length - 1)]!);
+    const dense = this.clusterVector(rng, kd, QUERY_DENSE_MIX);
+    const context = this.clusterVector(rng, kc, DENSE_MIX);
+    const encoding: Encoding = { dense, sparse: toSparse(weights), colbert: this.colbertRows(rng, seq, context, nq), tokenCount: nq + 1 };
+    return { ...encoding, index: q, target: -1, text: seq.map((t) => `t${t}`).join(" "), encoding };
+  }
+
+  /** A fresh dense vector of cluster k, mixed like a document's. */
+  private clusterVector(rng: Rng, k: number, mix: typeof DENSE_MIX): Float32Array {
+    const d = this.spec.denseDim;
+    const v = new Float32Array(d);
+    mixInto(v, 0, d, [
+      [mix.global, this.global, 0],
+      [mix.cluster, this.centroids[k]!, 0],
+      [mix.subtopic, this.subtopics[k * SUBTOPICS + rng.int(0, SUBTOPICS - 1)]!, 0],
+      [mix.noise / Math.sqrt(d), this.noise, this.noiseOffset(rng)],
+    ]);
+    return v;
   }
 
   private globalToken(rank: number): number {

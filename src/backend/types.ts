@@ -7,6 +7,12 @@
  * A search is planned by `retrieve/`: encode the query → `candidates` (top-N per first stage,
  * one call) → `scoreCandidates` (exact score of every candidate in every searched mode) →
  * fuse → top-k. Scores point the same way everywhere: higher is better.
+ *
+ * Optional, for backends that keep a compact copy of the ColBERT rows (`capabilities.colbertTiers`):
+ * a multi-vector first stage (`CandidateRequest.colbertDepth`) and an approximate ColBERT tier
+ * (`prescoreColbert`). The plan then scores the whole pool exactly in dense and sparse and
+ * approximately in ColBERT, and asks `scoreCandidates` for exact ColBERT scores of the best few
+ * only. Backends without them (the server backend) are planned as before.
  */
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding, ModelFingerprint } from "../types.js";
@@ -57,6 +63,12 @@ export interface CallOptions {
 export interface CandidateRequest extends CallOptions {
   /** How many top documents each first stage nominates (a source left out is not asked). */
   depth: Partial<Record<CandidateSource, number>>;
+  /**
+   * How many top documents a multi-vector (ColBERT) first stage nominates, where the backend has
+   * one (`capabilities.colbertTiers`); others ignore it. The query must then carry `colbert`.
+   * @default 0 (not asked)
+   */
+  colbertDepth?: number;
   /** Only documents matching this filter may be nominated. @default none */
   filter?: AnyFilter;
 }
@@ -77,6 +89,8 @@ export interface CandidateStats {
   filterMs: number;
   denseMs: number;
   sparseMs: number;
+  /** Time of the multi-vector first stage, when it was asked. */
+  colbertMs?: number;
   sparsePostingsVisited?: number;
   sparsePostingsTotal?: number;
   /** Bytes received from a server for this call, when the backend is remote. */
@@ -109,6 +123,11 @@ export interface BackendCapabilities {
   predicateFilters: boolean;
   /** `save(dir)` writes a directory that `load` reopens (the embedded index). */
   save: boolean;
+  /**
+   * The backend has a multi-vector first stage (`CandidateRequest.colbertDepth`) and an
+   * approximate ColBERT tier (`prescoreColbert`). @default false
+   */
+  colbertTiers?: boolean;
 }
 
 /**
@@ -142,6 +161,12 @@ export interface RetrievalBackend {
   candidates(query: M3Encoding, request: CandidateRequest): Promise<CandidatePool>;
   /** Exact scores of `ids` in each of `modes` (the query must carry those outputs). */
   scoreCandidates(query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options?: CallOptions): Promise<ScoredCandidates>;
+  /**
+   * Approximate ColBERT scores of `ids` (same formula, over compact rows), in the order given;
+   * NaN for an id not stored. Only where `capabilities.colbertTiers`; the plan uses them to
+   * choose which candidates get exact ColBERT scores, never as a result's score.
+   */
+  prescoreColbert?(query: M3Encoding, ids: string[], options?: CallOptions): Promise<Float32Array>;
 
   info(): Promise<BackendInfo>;
   /** Writes the backend to `dir` (only where `capabilities.save`). */

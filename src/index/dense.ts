@@ -1,6 +1,7 @@
 /**
  * The dense part: hnswlib-node HNSW in inner-product space over L2-normalised vectors, plus a
- * flat float32 copy by slot used for exact scoring of candidates and for rebuilds. Labels are
+ * flat float32 copy by slot used for exact scoring of candidates and for rebuilds. The ColBERT
+ * sketch reuses it, unnormalised, for the means of documents' sketched rows. Labels are
  * slots; a freed slot is marked deleted and re-used by a later `set` (hnswlib updates the
  * element in place), and the graph is rebuilt when more than half of it is deleted.
  * The only module that imports hnswlib-node.
@@ -12,6 +13,14 @@ import { TopK } from "./topk.js";
 
 type Hnsw = InstanceType<typeof hnswlib.HierarchicalNSW>;
 
+/** How a `DenseIndex` stores vectors. */
+export interface DenseLayout {
+  /** Initial capacity in slots. @default 1024 */
+  capacity?: number;
+  /** L2-normalise vectors on the way in. @default true */
+  normalize?: boolean;
+}
+
 export class DenseIndex {
   private hnsw: Hnsw;
   private vectors: Float32Array;
@@ -20,12 +29,15 @@ export class DenseIndex {
   private inGraph: Uint8Array;
   private count = 0;
   private deletedInGraph = 0;
+  readonly normalize: boolean;
 
   constructor(
     readonly dim: number,
     readonly options: ResolvedDenseOptions,
-    capacity = 1024,
+    layout: DenseLayout = {},
   ) {
+    const capacity = layout.capacity ?? 1024;
+    this.normalize = layout.normalize ?? true;
     this.hnsw = newGraph(dim, options, capacity);
     this.vectors = new Float32Array(capacity * dim);
     this.live = new Uint8Array(capacity);
@@ -40,13 +52,13 @@ export class DenseIndex {
     return this.live[slot] === 1;
   }
 
-  /** Stores (or replaces) the vector of `slot`; it is L2-normalised on the way in. */
+  /** Stores (or replaces) the vector of `slot`; it is L2-normalised on the way in (unless the layout says not to). */
   set(slot: number, v: Float32Array): void {
     this.reserve(slot + 1);
     const off = slot * this.dim;
     let s = 0;
     for (let i = 0; i < this.dim; i++) s += v[i]! * v[i]!;
-    const n = Math.max(Math.sqrt(s), 1e-12);
+    const n = this.normalize ? Math.max(Math.sqrt(s), 1e-12) : 1;
     for (let i = 0; i < this.dim; i++) this.vectors[off + i] = v[i]! / n;
     const wasDeleted = this.inGraph[slot] === 1 && this.live[slot] === 0;
     this.hnsw.addPoint(Array.from(this.vectors.subarray(off, off + this.dim)), slot);
@@ -124,8 +136,9 @@ export class DenseIndex {
     vectors: Float32Array,
     live: Uint8Array,
     graphPath: string,
+    normalize = true,
   ): Promise<DenseIndex> {
-    const d = new DenseIndex(dim, options, Math.max(live.length, 1));
+    const d = new DenseIndex(dim, options, { capacity: Math.max(live.length, 1), normalize });
     d.vectors.set(vectors);
     d.live.set(live);
     d.count = live.reduce((a, b) => a + b, 0);

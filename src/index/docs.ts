@@ -38,6 +38,17 @@ export class DocTable {
     return this.byId.get(id) ?? (this.free.length > 0 ? this.free[0]! : this.bySlot.length);
   }
 
+  /**
+   * The slots that `put` would give `ids` (distinct), called in this order, without claiming
+   * them: an existing id keeps its slot, new ids take the free slots lowest first, then new ones.
+   */
+  plannedSlots(ids: readonly string[]): number[] {
+    const free = [...this.free].sort((a, b) => a - b);
+    let nextFree = 0;
+    let next = this.bySlot.length;
+    return ids.map((id) => this.byId.get(id) ?? (nextFree < free.length ? free[nextFree++]! : next++));
+  }
+
   /** Stores `doc`, replacing a document with the same id in place; returns its slot. */
   put(doc: IndexedDocument): number {
     const existing = this.byId.get(doc.id);

@@ -1,13 +1,16 @@
 /**
  * The embedded index's side of a search (see backend/types.ts): candidates from the HNSW graph
- * (or a scan of the matching documents when a filter keeps few) ∪ the sparse inverted lists,
- * then exact dense / sparse / ColBERT scores of the candidates.
+ * (or a scan of the matching documents when a filter keeps few) ∪ the sparse inverted lists ∪
+ * the ColBERT sketch's graph of row means, then exact dense / sparse / ColBERT scores of the
+ * candidates, and approximate ColBERT scores from the sketch.
  */
 import { matchesFilter, parseFilter, type Filter } from "../backend/filter.js";
 import type { CandidatePool, CandidateRequest, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
 import { checkIds, checkQuery, checkSignal } from "../backend/validate.js";
+import { ErrorCodes, M3Error } from "../errors.js";
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding } from "../types.js";
+import { checkInt } from "../util/validate.js";
 import type { HybridIndex } from "./hybrid-index.js";
 
 /** Below this fraction of matching documents a filtered dense search scans the matches instead of the graph. */
@@ -25,7 +28,8 @@ export function embeddedCandidates(index: HybridIndex, query: M3Encoding, reques
   index.checkOpen();
   checkSignal(request.signal, "The candidate search");
   const sources = new Set(Object.keys(request.depth).filter((s) => (request.depth as Record<string, number>)[s]! > 0)) as Set<"dense" | "sparse">;
-  const q = checkQuery(query, sources, index.denseDim, index.colbertDim);
+  const nColbert = index.sketch === undefined ? 0 : checkInt("colbertDepth", request.colbertDepth ?? 0, 0, Number.MAX_SAFE_INTEGER);
+  const q = checkQuery(query, nColbert > 0 ? new Set<string>([...sources, "colbert"]) : sources, index.denseDim, index.colbertDim);
   let t = performance.now();
   const lap = () => {
     const now = performance.now();
@@ -42,15 +46,15 @@ export function embeddedCandidates(index: HybridIndex, query: M3Encoding, reques
   }
   const stats: CandidatePool["stats"] = { filterMs: lap(), denseMs: 0, sparseMs: 0 };
   const population = allowed?.length ?? index.size;
-  const deepest = Math.max(0, ...Object.values(request.depth).map((n) => n ?? 0));
+  const deepest = Math.max(0, nColbert, ...Object.values(request.depth).map((n) => n ?? 0));
   const slotIds = (slots: Iterable<number>) => Array.from(slots, (s) => index.docs.at(s)!.id);
   if (deepest >= population) {
     return { ids: slotIds(allowed ?? index.docs.slots()), exhaustive: true, matching: population, stats };
   }
   const set = new Set<number>();
+  const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.size;
   const nDense = request.depth.dense ?? 0;
   if (nDense > 0) {
-    const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.size;
     const r = scan ? index.dense.scan(q.dense!, nDense, accept) : index.dense.search(q.dense!, nDense, accept);
     for (const s of r.slots) set.add(s);
     stats.denseMs = lap();
@@ -62,6 +66,10 @@ export function embeddedCandidates(index: HybridIndex, query: M3Encoding, reques
     stats.sparsePostingsVisited = r.postingsVisited;
     stats.sparsePostingsTotal = r.postingsTotal;
     stats.sparseMs = lap();
+  }
+  if (nColbert > 0) {
+    for (const slot of index.sketch!.search(index.sketch!.sketchQuery(q.colbert!), nColbert, accept, scan)) set.add(slot);
+    stats.colbertMs = lap();
   }
   return { ids: slotIds(Uint32Array.from(set).sort()), exhaustive: false, matching: allowed?.length, stats };
 }
@@ -103,4 +111,29 @@ export async function embeddedScores(
   }
   const t2 = performance.now();
   return { docs, scores, stats: { scoreMs: t1 - t0, colbertMs: t2 - t1 } };
+}
+
+/** Approximate ColBERT scores of `ids` from the sketch (NaN for unknown ids). */
+export async function embeddedPrescore(index: HybridIndex, query: M3Encoding, ids: string[], signal?: AbortSignal): Promise<Float32Array> {
+  index.checkOpen();
+  checkSignal(signal, "The approximate ColBERT scoring");
+  checkIds(ids, "ids");
+  const q = checkQuery(query, new Set(["colbert"]), index.denseDim, index.colbertDim);
+  const sketch = index.sketch;
+  if (sketch === undefined) {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "This index has no ColBERT sketch (it was created with sketchDim 0, or saved before format 2): it cannot prescore; search without the two tiers, or rebuild the index.");
+  }
+  const at: number[] = [];
+  const slots: number[] = [];
+  ids.forEach((id, i) => {
+    const slot = index.docs.slotOf(id);
+    if (slot !== undefined) {
+      at.push(i);
+      slots.push(slot);
+    }
+  });
+  const scores = await sketch.prescore(sketch.sketchQuery(q.colbert!), Uint32Array.from(slots));
+  const out = new Float32Array(ids.length).fill(NaN);
+  at.forEach((i, j) => (out[i] = scores[j]!));
+  return out;
 }

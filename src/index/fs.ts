@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fsp from "node:fs/promises";
+import { crc32 } from "./colbert/crc32.js";
 
 export interface IndexFs {
   /** Creates or truncates `path`, writes `data` and fsyncs it. */
@@ -56,6 +57,22 @@ export const nodeFs: IndexFs = {
   syncDir,
   unlink: (path) => fsp.unlink(path),
 };
+
+/** CRC-32 (8 hex digits) of a whole file, streamed. */
+export async function crc32File(path: string): Promise<string> {
+  let c = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) c = crc32(chunk as Buffer, c);
+  return crcHex(c);
+}
+
+/** CRC-32 of `data` as 8 hex digits. */
+export function crc32Hex(data: Uint8Array): string {
+  return crcHex(crc32(data));
+}
+
+export function crcHex(c: number): string {
+  return (c >>> 0).toString(16).padStart(8, "0");
+}
 
 /** sha256 (hex) of a whole file, streamed. */
 export async function sha256File(path: string): Promise<string> {

@@ -1,7 +1,8 @@
 /**
  * The hybrid index: documents by id, each live document in one slot of three parts —
- * dense (HNSW), sparse (inverted lists) and ColBERT (a `ColbertStore`). It takes encodings,
- * not text; `M3HybridStore` (src/retrieve) ties it to an encoder.
+ * dense (HNSW), sparse (inverted lists) and ColBERT (a `ColbertStore`, plus the in-memory
+ * `ColbertSketch` of the rows unless sketchDim is 0). It takes encodings, not text;
+ * `M3HybridStore` (src/retrieve) ties it to an encoder.
  */
 import { matchesFilter, parseFilter } from "../backend/filter.js";
 import type {
@@ -16,10 +17,12 @@ import type { ColbertStore } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
-import { resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
+import { DEFAULT_SKETCH_DIM, resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
+import { ColbertSketch } from "./sketch/sketch.js";
+import { resolveOpenOptions } from "./colbert/validate.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
-import { embeddedCandidates, embeddedScores, matchingSlots } from "./embedded-search.js";
+import { embeddedCandidates, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
 import { saveIndex } from "./persist.js";
 
 /** A document with its encoding, as the index takes it (the backend contract's entry). */
@@ -34,6 +37,8 @@ export interface IndexStats {
   dense: { dim: number; vectorBytes: number; graphBytes: number };
   sparse: { terms: number; postings: number; postingsBytes: number; forwardBytes: number };
   colbert: { codec: string; dim: number; liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number };
+  /** The in-memory ColBERT sketch (undefined without one): sketched rows, row means and their graph. */
+  sketch?: { dim: number; rowBytes: number; meanBytes: number; graphBytes: number };
   /** UTF-16 length x 2 of ids, texts and JSON metadata: an estimate of the document table. */
   docBytes: number;
 }
@@ -48,6 +53,8 @@ export interface IndexParts {
   dense: DenseIndex;
   sparse: SparseIndex;
   colbert: ColbertStore;
+  /** The ColBERT sketch, if the index keeps one. */
+  sketch?: ColbertSketch;
   generation: number;
   /** Directory the index was loaded from. @default undefined (in memory) */
   location?: string;
@@ -55,7 +62,7 @@ export interface IndexParts {
 
 export class HybridIndex implements RetrievalBackend {
   readonly kind = "embedded";
-  readonly capabilities: BackendCapabilities = Object.freeze({ predicateFilters: true, save: true });
+  readonly capabilities: BackendCapabilities;
   readonly fingerprint: ModelFingerprint;
   readonly denseDim: number;
   readonly colbertDim: number;
@@ -64,6 +71,7 @@ export class HybridIndex implements RetrievalBackend {
   /** @internal */ readonly dense: DenseIndex;
   /** @internal */ readonly sparse: SparseIndex;
   /** @internal */ readonly colbert: ColbertStore;
+  /** @internal */ readonly sketch: ColbertSketch | undefined;
   /** @internal Generation of the last save or load. */
   generation: number;
   private closed = false;
@@ -80,6 +88,8 @@ export class HybridIndex implements RetrievalBackend {
     this.dense = parts.dense;
     this.sparse = parts.sparse;
     this.colbert = parts.colbert;
+    this.sketch = parts.sketch;
+    this.capabilities = Object.freeze({ predicateFilters: true, save: true, colbertTiers: parts.sketch !== undefined });
     this.generation = parts.generation;
     this.location = parts.location;
   }
@@ -92,7 +102,9 @@ export class HybridIndex implements RetrievalBackend {
     checkInt("dense.M", denseOptions.M, 2, 512);
     checkInt("dense.efConstruction", denseOptions.efConstruction, 1, 1 << 20);
     checkInt("dense.efSearch", denseOptions.efSearch, 1, 1 << 20);
+    const sketchDim = checkInt("sketchDim", options.sketchDim ?? DEFAULT_SKETCH_DIM, 0, 65536);
     const colbert = await (options.colbertFactory ?? defaultColbertFactory).create(colbertDim, options.colbert);
+    const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
     return new HybridIndex({
       fingerprint: { ...fingerprint },
       denseDim,
@@ -102,6 +114,7 @@ export class HybridIndex implements RetrievalBackend {
       dense: new DenseIndex(denseDim, denseOptions),
       sparse: new SparseIndex(),
       colbert,
+      sketch: sketchDim === 0 ? undefined : ColbertSketch.create(colbertDim, sketchDim, denseOptions, kernel, kernelThreads),
       generation: 0,
     });
   }
@@ -148,17 +161,23 @@ export class HybridIndex implements RetrievalBackend {
       });
       let fresh = 0;
       for (const [id] of last) if (this.docs.slotOf(id) === undefined) fresh++;
-      this.dense.reserve(this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size)));
+      const capacity = this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size));
+      this.dense.reserve(capacity);
+      this.sketch?.means.reserve(capacity);
       let added = 0;
       let replaced = 0;
-      for (let i = 0; i < checked.length; i++) {
-        const { doc, enc } = checked[i]!;
-        if (last.get(doc.id) !== i) continue;
-        const slot = this.docs.peekSlot(doc.id);
-        await this.colbert.put(slot, enc.colbert);
+      const kept = checked.filter(({ doc }, i) => last.get(doc.id) === i);
+      const slots = this.docs.plannedSlots(kept.map(({ doc }) => doc.id));
+      // ColBERT first (the only part that can fail on I/O), in one batched append when the store can.
+      if (this.colbert.putMany !== undefined) await this.colbert.putMany(kept.map(({ enc }, i) => ({ slot: slots[i]!, matrix: enc.colbert })));
+      else for (let i = 0; i < kept.length; i++) await this.colbert.put(slots[i]!, kept[i]!.enc.colbert);
+      for (let i = 0; i < kept.length; i++) {
+        const { doc, enc } = kept[i]!;
         if (this.docs.slotOf(doc.id) === undefined) added++;
         else replaced++;
-        this.docs.put(doc);
+        const slot = this.docs.put(doc);
+        if (slot !== slots[i]) throw new Error(`unreachable: document ${doc.id} took slot ${slot}, planned ${slots[i]}`);
+        this.sketch?.set(slot, enc.colbert);
         this.dense.set(slot, enc.dense);
         this.sparse.set(slot, enc.sparse);
       }
@@ -233,6 +252,11 @@ export class HybridIndex implements RetrievalBackend {
     return embeddedScores(this, query, ids, modes, options.signal);
   }
 
+  /** Approximate ColBERT scores from the sketch (see backend/types.ts); INVALID_ARGUMENT without a sketch. */
+  prescoreColbert(query: M3Encoding, ids: string[], options: CallOptions = {}): Promise<Float32Array> {
+    return embeddedPrescore(this, query, ids, options.signal);
+  }
+
   async info(): Promise<BackendInfo> {
     const s = this.stats();
     return {
@@ -242,7 +266,13 @@ export class HybridIndex implements RetrievalBackend {
       denseDim: this.denseDim,
       colbertDim: this.colbertDim,
       location: this.location ?? "in memory",
-      bytes: { dense: s.dense.vectorBytes + s.dense.graphBytes, sparse: s.sparse.postingsBytes + s.sparse.forwardBytes, colbert: s.colbert.liveBytes, docs: s.docBytes },
+      bytes: {
+        dense: s.dense.vectorBytes + s.dense.graphBytes,
+        sparse: s.sparse.postingsBytes + s.sparse.forwardBytes,
+        colbert: s.colbert.liveBytes,
+        ...(s.sketch === undefined ? {} : { colbertSketch: s.sketch.rowBytes + s.sketch.meanBytes + s.sketch.graphBytes }),
+        docs: s.docBytes,
+      },
     };
   }
 
@@ -256,20 +286,20 @@ export class HybridIndex implements RetrievalBackend {
 
   /** @internal Removes ids (unknown ones reported); call inside `serial`. */
   private deleteNow(ids: string[]): DeleteResult {
-    let deleted = 0;
     const notFound: string[] = [];
+    const slots: number[] = [];
     for (const id of ids) {
       const slot = this.docs.remove(id);
-      if (slot === undefined) {
-        notFound.push(id);
-        continue;
-      }
-      this.dense.remove(slot);
-      this.sparse.remove(slot);
-      this.colbert.remove(slot);
-      deleted++;
+      if (slot === undefined) notFound.push(id);
+      else slots.push(slot);
     }
-    return { deleted, notFound };
+    for (const slot of slots) {
+      this.dense.remove(slot);
+      this.colbert.remove(slot);
+      this.sketch?.remove(slot);
+    }
+    this.sparse.removeMany(slots);
+    return { deleted: slots.length, notFound };
   }
 
   /** @internal */ documentAt(slot: number): IndexedDocument | undefined {
@@ -314,7 +344,9 @@ export class HybridIndex implements RetrievalBackend {
       const doc = this.docs.at(slot)!;
       docBytes += 2 * (doc.id.length + doc.pageContent.length + JSON.stringify(doc.metadata).length);
     }
+    const sketch = this.sketch === undefined ? undefined : { dim: this.sketch.dim, ...this.sketch.memory() };
     return {
+      ...(sketch === undefined ? {} : { sketch }),
       documents: this.docs.size,
       slots: this.docs.slotCount,
       freeSlots: this.docs.slotCount - this.docs.size,
@@ -331,6 +363,7 @@ export class HybridIndex implements RetrievalBackend {
     await this.serial(async () => {
       this.closed = true;
       await this.colbert.close();
+      await this.sketch?.close();
     });
   }
 

@@ -28,12 +28,24 @@ export interface HybridIndexOptions {
   /** ColBERT dimension. @default the model fingerprint's hiddenSize */
   colbertDim?: number;
   /**
+   * Columns of the ColBERT sketch kept in memory (see src/index/sketch): every document's ColBERT
+   * rows count-sketched to this many columns, int8 (sketchDim + 4 bytes a row: 132 at 128, ~21 KiB
+   * for a document of 160 rows), plus the mean row in an HNSW graph. It gives searches a ColBERT
+   * first stage and an approximate ColBERT tier (`colbertCandidates`, `rerank`). Capped at
+   * colbertDim; 0 keeps no sketch (searches then rerank the dense ∪ sparse pool exactly, as
+   * before). @default 128
+   */
+  sketchDim?: number;
+  /**
    * Makes and reopens the ColBERT store. @default the package's store (src/index/colbert)
    */
   colbertFactory?: ColbertStoreFactory;
 }
 
 export const DENSE_DEFAULTS = Object.freeze({ M: 16, efConstruction: 200, efSearch: 256, seed: 100 });
+
+/** See {@link HybridIndexOptions.sketchDim}. */
+export const DEFAULT_SKETCH_DIM = 128;
 
 export type ResolvedDenseOptions = Required<DenseIndexOptions>;
 

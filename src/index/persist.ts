@@ -1,14 +1,14 @@
 /**
  * save / load of a `HybridIndex` directory.
  *
- * save writes generation-numbered files (docs, dense vectors + graph, sparse) and lets the
- * ColBERT store persist (its data file is append-only and shared across generations), fsyncs
+ * save writes generation-numbered files (docs, dense vectors + graph, sparse, and the ColBERT
+ * sketch: rows, means + graph) and lets the ColBERT store persist (its data file is append-only and shared across generations), fsyncs
  * them, writes `manifest.json.tmp` and renames it over `manifest.json` — the commit point —
  * then deletes files of older generations. A failure before the rename leaves the previous
  * manifest and all of its files untouched.
  *
- * load verifies the size and sha256 of every file the manifest names (the ColBERT data file by
- * its committed length), checks the model fingerprint, builds every part, and only then
+ * load verifies the size and checksum (format 2: CRC-32; format 1: sha256) of every file the
+ * manifest names (the ColBERT data file by its committed length), checks the model fingerprint, builds every part, and only then
  * returns an index: nothing is half-loaded.
  */
 import * as fsp from "node:fs/promises";
@@ -22,7 +22,7 @@ import { defaultColbertFactory } from "./default-colbert.js";
 import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./codec.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
-import { nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
+import { crc32File, crc32Hex, nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
 import { HybridIndex } from "./hybrid-index.js";
 import {
   checkFingerprint,
@@ -35,6 +35,9 @@ import {
   type ManifestFile,
 } from "./manifest.js";
 import { SparseIndex } from "./sparse.js";
+import { SketchArena } from "./sketch/arena.js";
+import { ColbertSketch } from "./sketch/sketch.js";
+import { resolveOpenOptions } from "./colbert/validate.js";
 
 export interface SaveOptions {
   /** File operations; tests pass a wrapper that fails in the middle of a save. @default node:fs with fsync */
@@ -55,7 +58,7 @@ export interface LoadOptions {
 const COMPACT_MIN_BYTES = 64 * 1024;
 const COMPACT_LIVE_FRACTION = 0.5;
 /** Generation files of this index and of the ColBERT store: deleted after a commit unless the manifest names them. */
-const OWN_FILE = /^(?:(?:docs|dense|sparse)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:data|offsets)\.\d+\.bin)$/;
+const OWN_FILE = /^(?:(?:docs|dense|sparse|sketch|sketch-means)-g\d+\.(?:bin|f32|hnsw)|colbert-(?:data|offsets)\.\d+\.bin)$/;
 
 /** Saves `index` into `dir` (created if needed). Concurrent mutations wait for the save. */
 export function saveIndex(index: HybridIndex, dir: string, options: SaveOptions = {}): Promise<void> {
@@ -95,7 +98,7 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
       const data = encode();
       step = `writing ${name}`;
       await fs.writeFile(join(dir, name), data);
-      files.push({ role, name, size: data.byteLength, sha256: sha256(data) });
+      files.push({ role, name, size: data.byteLength, crc32: crc32Hex(data) });
     };
     await write("docs", `docs-g${gen}.bin`, () => encodeDocs(bySlot));
     await write("dense-vectors", `dense-g${gen}.f32`, () => encodeDense(index.dense.flat(slots), slots, index.denseDim));
@@ -105,6 +108,24 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
     await index.dense.writeGraph(join(dir, graph));
     await fs.syncFile(join(dir, graph));
     files.push(await describeFile(dir, "dense-graph", graph));
+    const sketch = index.sketch;
+    if (sketch !== undefined) {
+      await write("sketch-means", `sketch-means-g${gen}.f32`, () => encodeDense(sketch.means.flat(slots), slots, sketch.dim));
+      const meansGraph = `sketch-means-g${gen}.hnsw`;
+      step = `writing ${meansGraph}`;
+      await sketch.means.writeGraph(join(dir, meansGraph));
+      await fs.syncFile(join(dir, meansGraph));
+      files.push(await describeFile(dir, "sketch-graph", meansGraph));
+      const rows = `sketch-g${gen}.bin`;
+      step = `writing ${rows}`;
+      const fh = await fsp.open(join(dir, rows), "w");
+      try {
+        files.push({ role: "sketch-rows", name: rows, ...(await sketch.arena.write(fh, slots)) });
+      } finally {
+        await fh.close();
+      }
+      await fs.syncFile(join(dir, rows));
+    }
     step = "persisting the ColBERT store";
     const cs = index.colbert.stats();
     // Rewrite the ColBERT data file when more than half of it is dead (removed or replaced records).
@@ -120,7 +141,12 @@ async function saveNow(index: HybridIndex, dir: string, fs: IndexFs): Promise<vo
       generation: gen,
       fingerprint: index.fingerprint,
       counts: { documents: index.size, slots, sparsePostings: index.sparse.postingCount, colbertSlots: index.colbert.size },
-      options: { denseDim: index.denseDim, colbertDim: index.colbertDim, dense: index.denseOptions },
+      options: {
+        denseDim: index.denseDim,
+        colbertDim: index.colbertDim,
+        dense: index.denseOptions,
+        ...(sketch === undefined ? {} : { sketch: { dim: sketch.dim, seed: sketch.seed } }),
+      },
       files,
       colbert,
     };
@@ -164,12 +190,18 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
   if (options.fingerprint !== undefined) checkFingerprint(m.fingerprint, options.fingerprint, dir);
   const blobs = new Map<FileRole, Uint8Array>();
   for (const f of m.files) {
+    if (f.role === "sketch-rows") continue; // read and verified by the sketch loader, in pages
     const path = join(dir, f.name);
-    const data = f.role === "dense-graph" || f.role === "colbert-offsets" ? undefined : await readOrCorrupt(path);
+    const data = f.role === "dense-graph" || f.role === "colbert-offsets" || f.role === "sketch-graph" ? undefined : await readOrCorrupt(path);
     const size = data?.byteLength ?? (await statSize(path));
     if (size !== f.size) throw corrupt(dir, f.name, `expected ${f.size} bytes, found ${size} (truncated or overwritten)`);
-    const sum = data !== undefined ? sha256(data) : await sha256File(path);
-    if (sum !== f.sha256) throw corrupt(dir, f.name, "sha256 does not match the manifest");
+    if (f.sha256 !== undefined) {
+      const sum = data !== undefined ? sha256(data) : await sha256File(path);
+      if (sum !== f.sha256) throw corrupt(dir, f.name, "sha256 does not match the manifest");
+    } else {
+      const sum = data !== undefined ? crc32Hex(data) : await crc32File(path);
+      if (sum !== f.crc32) throw corrupt(dir, f.name, "CRC-32 does not match the manifest");
+    }
     if (data !== undefined) blobs.set(f.role, data);
   }
   const dataSize = await statSize(join(dir, m.colbert.dataFile));
@@ -193,6 +225,7 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
       throw corrupt(dir, name("dense-graph"), `hnswlib could not read it (${(err as Error).message})`);
     });
     const sparseIndex = SparseIndex.fromForward(sparse.vectors.map((v, s) => (live[s] === 1 ? v : undefined)));
+    const sketch = m.options.sketch === undefined ? undefined : await loadSketch(dir, m, blobs.get("sketch-means")!, live, options);
     colbert = await (options.colbertFactory ?? defaultColbertFactory).open(dir, m.colbert, options.colbert);
     if (colbert.size !== m.counts.colbertSlots || colbert.dim !== m.options.colbertDim) {
       throw corrupt(dir, m.colbert.offsetsFile, `ColBERT store holds ${colbert.size} matrices of dim ${colbert.dim}, manifest says ${m.counts.colbertSlots} of dim ${m.options.colbertDim}`);
@@ -206,6 +239,7 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
       dense: denseIndex,
       sparse: sparseIndex,
       colbert,
+      sketch,
       generation: m.generation,
       location: resolve(dir),
     });
@@ -216,13 +250,49 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
   }
 }
 
+/** The ColBERT sketch of a format-2 manifest: the rows file (read in pages, checked against the manifest), the means and their graph. */
+async function loadSketch(dir: string, m: IndexManifest, meansBlob: Uint8Array, live: Uint8Array, options: LoadOptions): Promise<ColbertSketch> {
+  const part = m.options.sketch!;
+  const file = (role: FileRole) => m.files.find((f) => f.role === role)!;
+  const means = decodeDense(meansBlob, file("sketch-means").name);
+  if (means.slots !== m.counts.slots || means.dim !== part.dim || part.dim > m.options.colbertDim) {
+    throw corrupt(dir, file("sketch-means").name, `it holds ${means.slots} means of dimension ${means.dim}, the manifest says ${m.counts.slots} of ${part.dim} (ColBERT dimension ${m.options.colbertDim})`);
+  }
+  const rowsFile = file("sketch-rows");
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(join(dir, rowsFile.name), "r");
+  } catch (err) {
+    throw corrupt(dir, rowsFile.name, `it cannot be opened (${(err as Error).message})`);
+  }
+  let arena: SketchArena;
+  try {
+    const size = (await fh.stat()).size;
+    if (size !== rowsFile.size) throw corrupt(dir, rowsFile.name, `expected ${rowsFile.size} bytes, found ${size} (truncated or overwritten)`);
+    arena = await SketchArena.read(fh, join(dir, rowsFile.name), { size: rowsFile.size, crc32: rowsFile.crc32!, sketchDim: part.dim, slots: m.counts.slots });
+  } finally {
+    await fh.close();
+  }
+  for (let s = 0; s < live.length; s++) {
+    if ((live[s] === 1) !== arena.has(s)) throw corrupt(dir, rowsFile.name, `slot ${s} ${live[s] === 1 ? "has no sketched rows" : "has sketched rows but no document"}`);
+  }
+  const hnsw = { ...m.options.dense, efSearch: options.efSearch ?? m.options.dense.efSearch };
+  const graph = file("sketch-graph").name;
+  const meanIndex = await DenseIndex.restore(part.dim, hnsw, means.vectors, live, join(dir, graph), false).catch((err: unknown) => {
+    throw corrupt(dir, graph, `hnswlib could not read it (${(err as Error).message})`);
+  });
+  const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
+  return new ColbertSketch({ colbertDim: m.options.colbertDim, dim: part.dim, seed: part.seed, arena, means: meanIndex, kernel, kernelThreads });
+}
+
 function corrupt(dir: string, file: string, what: string): M3Error {
   return new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${file} in ${dir} is corrupt: ${what}. Restore the directory from a backup or rebuild the index.`, { details: { dir, file } });
 }
 
 async function readOrCorrupt(path: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await fsp.readFile(path));
+    const b = await fsp.readFile(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // a plain view: the decoders' slice() must copy
   } catch (err) {
     throw new M3Error(ErrorCodes.INDEX_CORRUPT, `Index file ${path} is missing or unreadable (${(err as Error).message}). Restore the directory from a backup or rebuild the index.`, { cause: err });
   }
@@ -238,7 +308,7 @@ async function statSize(path: string): Promise<number> {
 
 async function describeFile(dir: string, role: FileRole, name: string): Promise<ManifestFile> {
   const path = join(dir, name);
-  return { role, name, size: (await fsp.stat(path)).size, sha256: await sha256File(path) };
+  return { role, name, size: (await fsp.stat(path)).size, crc32: await crc32File(path) };
 }
 
 async function readManifestQuietly(dir: string): Promise<IndexManifest | undefined> {

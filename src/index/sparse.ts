@@ -35,8 +35,25 @@ export interface SparseTopK {
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_F32 = new Float32Array(0);
 
+/**
+ * Posting lists as loaded: token t's postings are slots/weights [start[t], start[t+1]), sorted by
+ * slot. A list becomes a `PostingList` (views of these ranges) the first time it is used, so a
+ * load builds no per-token objects (a 100k-document index has ~250k tokens).
+ */
+interface LoadedLists {
+  start: Uint32Array;
+  slots: Uint32Array;
+  weights: Float32Array;
+  max: Float32Array;
+  /** 1 once token t's list was handed to `lists` (it may since have emptied and been dropped). */
+  taken: Uint8Array;
+  /** Non-empty lists not taken yet. */
+  pending: number;
+}
+
 export class SparseIndex {
   private readonly lists = new Map<number, PostingList>();
+  private loaded: LoadedLists | undefined;
   private forward: (SparseVector | undefined)[] = [];
   private postings = 0;
 
@@ -47,7 +64,7 @@ export class SparseIndex {
 
   /** Number of distinct tokens with postings. */
   get termCount(): number {
-    return this.lists.size;
+    return this.lists.size + (this.loaded?.pending ?? 0);
   }
 
   /** Stores (or replaces) the vector of `slot`. Entries with weight <= 0 are dropped. */
@@ -65,7 +82,7 @@ export class SparseIndex {
     this.forward[slot] = undefined;
     for (let i = 0; i < vec.indices.length; i++) {
       const t = vec.indices[i]!;
-      const list = this.lists.get(t);
+      const list = this.list(t);
       if (list === undefined) continue;
       const at = list.sorted ? lowerBound(list.slots, list.length, slot) : list.slots.subarray(0, list.length).indexOf(slot);
       if (at < 0 || at >= list.length || list.slots[at] !== slot) continue;
@@ -75,6 +92,39 @@ export class SparseIndex {
       list.length--;
       this.postings--;
       if (list.length === 0) this.lists.delete(t);
+    }
+  }
+
+  /**
+   * Removes the postings of many slots at once: each affected list is filtered in one pass, so
+   * deleting a large batch costs the length of the lists it touches once, not once per document.
+   */
+  removeMany(slots: Iterable<number>): void {
+    const gone = new Set<number>();
+    const terms = new Set<number>();
+    for (const slot of slots) {
+      const vec = this.forward[slot];
+      if (vec === undefined) continue;
+      this.forward[slot] = undefined;
+      gone.add(slot);
+      for (let i = 0; i < vec.indices.length; i++) terms.add(vec.indices[i]!);
+    }
+    for (const t of terms) {
+      const list = this.list(t);
+      if (list === undefined) continue;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) {
+        const slot = list.slots[r]!;
+        if (gone.has(slot)) {
+          if (list.weights[r]! >= list.max) list.maxStale = true;
+          continue;
+        }
+        list.slots[w] = slot;
+        list.weights[w++] = list.weights[r]!;
+      }
+      this.postings -= list.length - w;
+      list.length = w;
+      if (w === 0) this.lists.delete(t);
     }
   }
 
@@ -99,7 +149,7 @@ export class SparseIndex {
     let postingsTotal = 0;
     for (let o = 0; o < nq; o++) {
       const qw = query.values[o]!;
-      const list = this.lists.get(query.indices[o]!);
+      const list = this.list(query.indices[o]!);
       if (!(qw > 0) || list === undefined) continue;
       prepare(list);
       postingsTotal += list.length;
@@ -163,37 +213,72 @@ export class SparseIndex {
   /** Bytes held by postings (capacity) and by the forward store. */
   memory(): { postingsBytes: number; forwardBytes: number } {
     let postingsBytes = 0;
-    for (const l of this.lists.values()) postingsBytes += l.slots.byteLength + l.weights.byteLength;
+    for (const l of this.lists.values()) if (this.loaded === undefined || l.slots.buffer !== this.loaded.slots.buffer) postingsBytes += l.slots.byteLength + l.weights.byteLength;
+    if (this.loaded !== undefined) postingsBytes += this.loaded.slots.byteLength + this.loaded.weights.byteLength;
     let forwardBytes = 0;
     for (const v of this.forward) if (v !== undefined) forwardBytes += v.indices.byteLength + v.values.byteLength;
     return { postingsBytes, forwardBytes };
   }
 
-  /** Rebuilds the index from vectors by slot (used on load): exact-size lists, sorted by slot. */
+  /**
+   * Rebuilds the index from vectors by slot (used on load): exact-size lists, sorted by slot.
+   * A counting sort into two flat arrays (one pass to count postings per token, one to place
+   * them); lists are made from their ranges on first use (see `LoadedLists`).
+   */
   static fromForward(forward: (SparseVector | undefined)[]): SparseIndex {
     const idx = new SparseIndex();
-    const counts = new Map<number, number>();
-    for (const v of forward) if (v !== undefined) for (const t of v.indices) counts.set(t, (counts.get(t) ?? 0) + 1);
-    for (const [t, n] of counts) {
-      idx.lists.set(t, { slots: new Uint32Array(n), weights: new Float32Array(n), length: 0, max: 0, sorted: true, maxStale: false });
+    let maxToken = -1;
+    let total = 0;
+    for (const v of forward) {
+      if (v === undefined) continue;
+      total += v.indices.length;
+      for (let i = 0; i < v.indices.length; i++) if (v.indices[i]! > maxToken) maxToken = v.indices[i]!;
     }
-    forward.forEach((v, slot) => {
-      if (v === undefined) return;
+    const start = new Uint32Array(maxToken + 2);
+    for (const v of forward) if (v !== undefined) for (let i = 0; i < v.indices.length; i++) start[v.indices[i]! + 1]!++;
+    for (let t = 0; t <= maxToken; t++) start[t + 1]! += start[t]!;
+    const fill = start.slice(0, maxToken + 1);
+    const slots = new Uint32Array(total);
+    const weights = new Float32Array(total);
+    const max = new Float32Array(maxToken + 1);
+    for (let slot = 0; slot < forward.length; slot++) {
+      const v = forward[slot];
+      if (v === undefined) continue;
       idx.forward[slot] = v;
       for (let i = 0; i < v.indices.length; i++) {
-        const l = idx.lists.get(v.indices[i]!)!;
+        const t = v.indices[i]!;
+        const at = fill[t]!++;
+        slots[at] = slot;
         const w = v.values[i]!;
-        l.slots[l.length] = slot;
-        l.weights[l.length++] = w;
-        if (w > l.max) l.max = w;
-        idx.postings++;
+        weights[at] = w;
+        if (w > max[t]!) max[t] = w;
       }
-    });
+    }
+    idx.forward.length = Math.max(idx.forward.length, forward.length);
+    let pending = 0;
+    for (let t = 0; t <= maxToken; t++) if (start[t + 1]! > start[t]!) pending++;
+    idx.loaded = { start, slots, weights, max, taken: new Uint8Array(maxToken + 1), pending };
+    idx.postings = total;
     return idx;
   }
 
+  /** Token t's list: the one in use, or its loaded range made a list on first use. */
+  private list(t: number): PostingList | undefined {
+    const l = this.lists.get(t);
+    const ld = this.loaded;
+    if (l !== undefined || ld === undefined || t >= ld.taken.length || ld.taken[t] === 1) return l;
+    ld.taken[t] = 1;
+    const a = ld.start[t]!;
+    const n = ld.start[t + 1]! - a;
+    if (n === 0) return undefined;
+    ld.pending--;
+    const made: PostingList = { slots: ld.slots.subarray(a, a + n), weights: ld.weights.subarray(a, a + n), length: n, max: ld.max[t]!, sorted: true, maxStale: false };
+    this.lists.set(t, made);
+    return made;
+  }
+
   private append(token: number, slot: number, w: number): void {
-    let l = this.lists.get(token);
+    let l = this.list(token);
     if (l === undefined) {
       l = { slots: EMPTY_U32, weights: EMPTY_F32, length: 0, max: 0, sorted: true, maxStale: false };
       this.lists.set(token, l);

@@ -18,6 +18,22 @@ export interface SearchOptions {
    * @default 100
    */
   candidates?: number;
+  /**
+   * Candidates taken from the backend's multi-vector (ColBERT) first stage, where it has one
+   * (the embedded index: the means of sketched ColBERT rows in an HNSW graph) and ColBERT is
+   * searched; 0 turns that stage off. Other backends ignore it.
+   * @default 100
+   */
+  colbertCandidates?: number;
+  /**
+   * Where the backend has an approximate ColBERT tier (the embedded index's sketch) and the fusion
+   * is "weighted": the pool is scored exactly in dense and sparse and approximately in ColBERT,
+   * and only the best `rerank` candidates by that fused score (at least `k`) get exact ColBERT
+   * scores, from which the results are ranked. A value >= the pool scores every candidate
+   * exactly; a pool that covers the corpus is always scored exactly. Other backends ignore it.
+   * @default 64
+   */
+  rerank?: number;
   /** Weights of the combined score (modes not searched are ignored). @default DEFAULT_WEIGHTS {dense 0.4, sparse 0.2, colbert 0.4} */
   weights?: Partial<ModeWeights>;
   /**
@@ -38,11 +54,13 @@ export interface SearchOptions {
   rrfK?: number;
 }
 
-export const SEARCH_DEFAULTS = Object.freeze({ k: 10, candidates: 100, fusion: "weighted" as FusionMethod, rrfK: 60, modes: Object.freeze(["dense", "sparse", "colbert"] as SearchMode[]) });
+export const SEARCH_DEFAULTS = Object.freeze({ k: 10, candidates: 100, colbertCandidates: 100, rerank: 64, fusion: "weighted" as FusionMethod, rrfK: 60, modes: Object.freeze(["dense", "sparse", "colbert"] as SearchMode[]) });
 
 export interface ResolvedSearch {
   k: number;
   candidates: number;
+  colbertCandidates: number;
+  rerank: number;
   weights: ModeWeights;
   filter: Filter | undefined;
   modes: Set<SearchMode>;
@@ -58,6 +76,8 @@ export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
   }
   const k = checkInt("k", o?.k ?? SEARCH_DEFAULTS.k, 1, 1_000_000);
   const candidates = checkInt("candidates", o?.candidates ?? SEARCH_DEFAULTS.candidates, 1, Number.MAX_SAFE_INTEGER);
+  const colbertCandidates = checkInt("colbertCandidates", o?.colbertCandidates ?? SEARCH_DEFAULTS.colbertCandidates, 0, Number.MAX_SAFE_INTEGER);
+  const rerank = checkInt("rerank", o?.rerank ?? SEARCH_DEFAULTS.rerank, 1, Number.MAX_SAFE_INTEGER);
   const rawModes = o?.modes ?? SEARCH_DEFAULTS.modes;
   if (!Array.isArray(rawModes) || rawModes.length === 0 || rawModes.some((m) => !MODES.includes(m as SearchMode))) {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `modes must be a non-empty array of "dense", "sparse", "colbert"; got ${JSON.stringify(rawModes)}.`);
@@ -77,7 +97,7 @@ export function resolveSearch(o: SearchOptions | undefined): ResolvedSearch {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fusion must be "weighted" or "rrf"; got ${describe(fusion)}.`);
   }
   const rrfK = checkNumber("rrfK", o?.rrfK ?? SEARCH_DEFAULTS.rrfK, 0, 1e9);
-  return { k, candidates, weights, filter: parseFilter(o?.filter), modes, fusion, rrfK };
+  return { k, candidates, colbertCandidates, rerank, weights, filter: parseFilter(o?.filter), modes, fusion, rrfK };
 }
 
 const WEIGHT_KEYS: readonly string[] = ["dense", "sparse", "colbert"];

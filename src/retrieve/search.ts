@@ -3,15 +3,22 @@
  * top-N ∪ sparse top-N in one call, scores every candidate exactly in each searched mode
  * (ColBERT MaxSim included), and this module fuses and cuts to k. The plan is the same for
  * every backend, so the same query gives the same results wherever the documents live.
+ *
+ * Where the backend has ColBERT tiers (`capabilities.colbertTiers`), ColBERT is searched and the
+ * fusion is weighted, the pool also takes the multi-vector first stage's top-N, and is ranked
+ * in two tiers: exact dense and sparse scores with approximate ColBERT scores for every
+ * candidate (`prescoreColbert`), then exact ColBERT scores for the best `rerank` only; results
+ * are ranked by exact scores among those. A pool that covers the corpus, or is no larger than
+ * `rerank`, is scored exactly throughout.
  */
 import { hasPredicate } from "../backend/filter.js";
-import type { CallOptions, CandidateSource, RetrievalBackend, SearchMode, StoredDocument } from "../backend/types.js";
+import type { CallOptions, CandidatePool, CandidateRequest, CandidateSource, RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
 import { checkQuery } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { ModeScores } from "../math/scores.js";
+import { combineScores, type ModeScores } from "../math/scores.js";
 import type { M3Encoding } from "../types.js";
 import { rrfFusion, weightedFusion } from "./fusion.js";
-import { resolveSearch, type SearchOptions } from "./options.js";
+import { resolveSearch, type ResolvedSearch, type SearchOptions } from "./options.js";
 
 /**
  * One result. `score` is the fused score (higher is better); `scores` has each searched mode's
@@ -27,6 +34,8 @@ export interface SearchHit {
 /** What a search did, for benchmarks and logs. Times in milliseconds. */
 export interface SearchStats {
   poolSize: number;
+  /** Candidates that got exact ColBERT scores (the pool, unless the two tiers ran). */
+  reranked: number;
   /** "exhaustive" when the pool was every (matching) document. */
   strategy: "candidates" | "exhaustive";
   filteredDocuments?: number;
@@ -34,7 +43,11 @@ export interface SearchStats {
   sparsePostingsTotal: number;
   /** Bytes received from a server backend (candidates + scores), when it counts them. */
   wireBytes?: number;
-  timings: { filter: number; dense: number; sparse: number; score: number; colbert: number; fuse: number };
+  /**
+   * `multiVector`: the ColBERT first stage; `prescore`: approximate ColBERT scores of the pool;
+   * `score`: exact dense and sparse scores; `colbert`: exact ColBERT scores.
+   */
+  timings: { filter: number; dense: number; sparse: number; multiVector: number; score: number; prescore: number; colbert: number; fuse: number };
 }
 
 export async function search(backend: RetrievalBackend, query: M3Encoding, options?: SearchOptions & CallOptions): Promise<SearchHit[]> {
@@ -53,14 +66,19 @@ export async function searchWithStats(
       `The ${backend.kind} backend cannot run a JavaScript predicate filter; write the filter as an object ({ key: value }, $in, $gt, $and, ...), which it translates.`,
     );
   }
+  const tiers = backend.capabilities.colbertTiers === true && typeof backend.prescoreColbert === "function" && o.modes.has("colbert") && o.fusion === "weighted";
   const sources = poolSources(o.modes);
   const q = checkQuery(query, new Set<string>([...o.modes, ...sources]), backend.denseDim, backend.colbertDim);
   const n = Math.max(o.candidates, o.k);
   const depth: Partial<Record<CandidateSource, number>> = {};
   for (const s of sources) depth[s] = n;
   const signal = options?.signal;
-  const pool = await backend.candidates(q, { depth, filter: o.filter, signal });
-  const scored = await backend.scoreCandidates(q, pool.ids, o.modes, { signal });
+  const request: CandidateRequest = { depth, filter: o.filter, signal };
+  if (tiers && o.colbertCandidates > 0) request.colbertDepth = Math.max(o.colbertCandidates, o.k);
+  const pool = await backend.candidates(q, request);
+  const rerank = Math.max(o.rerank, o.k);
+  const twoTier = tiers && !pool.exhaustive && pool.ids.length > rerank;
+  const scored = twoTier ? await scoreInTiers(backend, q, pool.ids, o, rerank, signal) : { ...(await backend.scoreCandidates(q, pool.ids, o.modes, { signal })), poolSize: 0, prescoreMs: 0 };
   const t = performance.now();
   const { docs, scores } = scored;
   const fused = o.fusion === "rrf" ? rrfFusion(scores, o.modes, o.weights, o.rrfK) : weightedFusion(scores, o.weights);
@@ -69,18 +87,52 @@ export async function searchWithStats(
     const d = docs[i]!;
     return { id: d.id, score: fused[i]!, scores: scores[i]!, document: { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } } };
   });
+  return { hits, stats: searchStats(pool, scored, twoTier ? scored.poolSize : docs.length, docs.length, o, performance.now() - t) };
+}
+
+type TieredScores = ScoredCandidates & { poolSize: number; prescoreMs: number };
+
+/**
+ * The two tiers: exact dense/sparse and approximate ColBERT scores of the whole pool, then
+ * exact ColBERT scores of the best `rerank` by that fused score. Returns those with all exact scores.
+ */
+async function scoreInTiers(backend: RetrievalBackend, q: M3Encoding, ids: string[], o: ResolvedSearch, rerank: number, signal: AbortSignal | undefined): Promise<TieredScores> {
+  const exactModes = new Set([...o.modes].filter((m) => m !== "colbert"));
+  const first = await backend.scoreCandidates(q, ids, exactModes, { signal });
+  const t = performance.now();
+  const approx = await backend.prescoreColbert!(q, first.docs.map((d) => d.id), { signal });
+  const prescoreMs = performance.now() - t;
+  const fused = first.scores.map((s, i) => (Number.isNaN(approx[i]!) ? -Infinity : combineScores({ ...s, colbert: approx[i]! }, o.weights)));
+  const best = Array.from(first.docs, (_, i) => i)
+    .sort((a, b) => fused[b]! - fused[a]! || compareIds(first.docs[a]!.id, first.docs[b]!.id))
+    .slice(0, rerank)
+    .filter((i) => fused[i]! > -Infinity);
+  const second = await backend.scoreCandidates(q, best.map((i) => first.docs[i]!.id), new Set<SearchMode>(["colbert"]), { signal });
+  const exact = new Map(best.map((i) => [first.docs[i]!.id, first.scores[i]!]));
+  const scores = second.docs.map((d, i) => ({ ...exact.get(d.id), colbert: second.scores[i]!.colbert }));
+  const wire = first.stats.wireBytes === undefined && second.stats.wireBytes === undefined ? undefined : (first.stats.wireBytes ?? 0) + (second.stats.wireBytes ?? 0);
+  const stats: ScoredCandidates["stats"] = { scoreMs: first.stats.scoreMs + second.stats.scoreMs, colbertMs: second.stats.colbertMs };
+  if (wire !== undefined) stats.wireBytes = wire;
+  return { docs: second.docs, scores, stats, poolSize: first.docs.length, prescoreMs };
+}
+
+function searchStats(pool: CandidatePool, scored: ScoredCandidates & { prescoreMs: number }, poolSize: number, reranked: number, o: ResolvedSearch, fuseMs: number): SearchStats {
   const ps = pool.stats;
   const wire = ps.wireBytes === undefined && scored.stats.wireBytes === undefined ? undefined : (ps.wireBytes ?? 0) + (scored.stats.wireBytes ?? 0);
   const stats: SearchStats = {
-    poolSize: docs.length,
+    poolSize,
+    reranked: o.modes.has("colbert") ? reranked : 0,
     strategy: pool.exhaustive ? "exhaustive" : "candidates",
     sparsePostingsVisited: ps.sparsePostingsVisited ?? 0,
     sparsePostingsTotal: ps.sparsePostingsTotal ?? 0,
-    timings: { filter: ps.filterMs, dense: ps.denseMs, sparse: ps.sparseMs, score: scored.stats.scoreMs, colbert: scored.stats.colbertMs, fuse: performance.now() - t },
+    timings: {
+      filter: ps.filterMs, dense: ps.denseMs, sparse: ps.sparseMs, multiVector: ps.colbertMs ?? 0,
+      score: scored.stats.scoreMs, prescore: scored.prescoreMs, colbert: scored.stats.colbertMs, fuse: fuseMs,
+    },
   };
   if (o.filter !== undefined && pool.matching !== undefined) stats.filteredDocuments = pool.matching;
   if (wire !== undefined) stats.wireBytes = wire;
-  return { hits, stats };
+  return stats;
 }
 
 /** Which of dense / sparse supply candidates: the searched ones, or both when only ColBERT is searched. */

@@ -31,11 +31,11 @@ function crcTables(): Int32Array {
   return tables;
 }
 
-/** Pure-JS CRC-32, exported for tests and benchmarks (must equal the native one). */
-export function crc32Js(data: Uint8Array): number {
+/** Pure-JS CRC-32, exported for tests and benchmarks (must equal the native one). `previous` continues a running CRC. */
+export function crc32Js(data: Uint8Array, previous = 0): number {
   const t = crcTables();
   const n = data.length;
-  let c = -1;
+  let c = ~previous;
   let i = 0;
   // Eight bytes per step: the running CRC is xor-ed into the first four, then each byte is
   // looked up in the table for its distance from the end of the step.
@@ -48,7 +48,7 @@ export function crc32Js(data: Uint8Array): number {
   return (c ^ -1) >>> 0;
 }
 
-/** CRC-32 of `data` as an unsigned 32-bit integer. */
-export function crc32(data: Uint8Array): number {
-  return native !== undefined ? native(data) >>> 0 : crc32Js(data);
+/** CRC-32 of `data` as an unsigned 32-bit integer; `previous` continues the CRC of earlier bytes. */
+export function crc32(data: Uint8Array, previous = 0): number {
+  return native !== undefined ? native(data, previous) >>> 0 : crc32Js(data, previous);
 }

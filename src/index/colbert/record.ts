@@ -62,8 +62,12 @@ export function checkFileHeader(b: Uint8Array, expected: FileHeader, file: strin
 
 /** A record buffer (header + zeroed payload); the caller encodes into `payload` and then calls `sealRecord`. */
 export function newRecord(slot: number, tokens: number, payloadBytes: number): { bytes: Uint8Array; payload: Uint8Array } {
-  const bytes = new Uint8Array(recordBytes(payloadBytes));
-  const v = new DataView(bytes.buffer);
+  return recordIn(new Uint8Array(recordBytes(payloadBytes)), slot, tokens, payloadBytes);
+}
+
+/** Writes a record header into `bytes` (zeroed, recordBytes(payloadBytes) long, 8-aligned in its buffer) and returns the payload view. */
+export function recordIn(bytes: Uint8Array, slot: number, tokens: number, payloadBytes: number): { bytes: Uint8Array; payload: Uint8Array } {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   v.setUint32(0, RECORD_MAGIC, true);
   v.setUint32(4, slot, true);
   v.setUint32(8, tokens, true);

@@ -14,6 +14,28 @@ const SCORE_BUDGET = 8 * 1024 * 1024;
 /** Most document rows in one block (16 MiB of int8 codes at dim 1024). */
 const MAX_BLOCK_ROWS = 16 * 1024;
 
+/**
+ * Block buffers kept between `BlockMaxSim`s of one owner (a store, the sketch): a rerank then
+ * allocates nothing. Growing and zero-filling fresh buffers on every call cost more CPU than the
+ * onnxruntime Gemm itself (profile of 10k-document searches). One user at a time: `take` returns
+ * undefined while another holds it, and that caller uses buffers of its own.
+ */
+export class BlockScratch {
+  data: Float32Array | Uint16Array | Int8Array | undefined;
+  scales = new Float32Array(0);
+  private busy = false;
+
+  take(): BlockScratch | undefined {
+    if (this.busy) return undefined;
+    this.busy = true;
+    return this;
+  }
+
+  release(): void {
+    this.busy = false;
+  }
+}
+
 /** Collects candidates' payloads into one block, scores it with the row scorer, writes MaxSim sums. */
 export class BlockMaxSim {
   private readonly blockRows: number;
@@ -32,11 +54,19 @@ export class BlockMaxSim {
     private readonly scorer: RowScorer,
     /** Receives `sum_i max_j <q_i, d_j>` per candidate index. */
     private readonly out: (index: number, sum: number) => void,
+    /** Buffers to use (and keep, grown) instead of fresh ones; see `BlockScratch`. */
+    private readonly scratch?: BlockScratch,
   ) {
     this.max = new Float32Array(qRows);
     this.blockRows = Math.max(1, Math.min(MAX_BLOCK_ROWS, Math.floor(SCORE_BUDGET / Math.max(qRows, 1))));
-    this.data = this.alloc(0);
-    this.scales = new Float32Array(0);
+    const kept = scratch?.data;
+    this.data = kept !== undefined && kept.constructor === this.alloc(0).constructor ? kept : this.alloc(0);
+    this.scales = scratch?.scales ?? new Float32Array(0);
+  }
+
+  /** Sizes the buffers for `rows` rows in total (capped at a block) before the first `add`, so they grow once. */
+  expect(rows: number): void {
+    this.reserve(Math.min(this.blockRows, Math.max(rows, 1)));
   }
 
   /** Adds one candidate's payload; scores the pending block first when it would overflow. */
@@ -101,8 +131,8 @@ export class BlockMaxSim {
    * block gets exactly its size.
    */
   private reserve(rows: number): void {
-    const have = this.data.length / this.dim;
-    if (rows <= have) return;
+    const have = Math.floor(this.data.length / this.dim);
+    if (rows <= have && (this.codec !== "int8" || rows <= this.scales.length)) return;
     const cap = Math.max(rows, Math.min(this.blockRows, 2 * have));
     const data = this.alloc(cap);
     data.set(this.data.subarray(0, this.rows * this.dim));
@@ -111,6 +141,10 @@ export class BlockMaxSim {
       const scales = new Float32Array(cap);
       scales.set(this.scales.subarray(0, this.rows));
       this.scales = scales;
+    }
+    if (this.scratch !== undefined) {
+      this.scratch.data = this.data;
+      this.scratch.scales = this.scales;
     }
   }
 

@@ -18,11 +18,13 @@ import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "./pool.js";
-import { BlockMaxSim } from "./rows.js";
-import { FORMAT_VERSION, newRecord, openRecord, sealRecord, writeFileHeader } from "./record.js";
+import { BlockMaxSim, BlockScratch } from "./rows.js";
+import { FORMAT_VERSION, newRecord, openRecord, RECORD_HEADER_BYTES, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
 import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
 
+/** Bytes of records `putMany` encodes into one buffer and appends with one write. */
+const PUT_BATCH_BYTES = 32 * 1024 * 1024;
 /** Bytes of records one `score` call reads before scoring them (bounds transient memory). */
 export const READ_BATCH_BYTES = 16 * 1024 * 1024;
 /** Nearby records closer than this are read with one positional read. */
@@ -44,7 +46,7 @@ export interface StoreInit {
   poolFactor: number;
   cacheBytes: number;
   kernel: ColbertKernel;
-  kernelThreads: number | undefined;
+  kernelThreads: number;
   table: OffsetTable;
   backing: Backing;
   offsetsFile?: string;
@@ -63,8 +65,9 @@ export class ColbertStoreImpl implements ColbertStore {
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
   private readonly kernel: ColbertKernel;
-  private readonly kernelThreads: number | undefined;
+  private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
+  private readonly scratch = new BlockScratch();
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -103,6 +106,44 @@ export class ColbertStoreImpl implements ColbertStore {
     });
   }
 
+  async putMany(entries: readonly { slot: number; matrix: MultiVector }[]): Promise<void> {
+    this.checkOpen();
+    if (!Array.isArray(entries)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `putMany expects an array of { slot, matrix }; got ${typeof entries}.`);
+    const plans = entries.map((e, i) => {
+      if (e === null || typeof e !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `entries[${i}] must be { slot, matrix }.`);
+      checkSlot(e.slot);
+      checkMatrix(`entries[${i}].matrix`, e.matrix, this.dim);
+      const m = this.poolFactor > 1 ? poolTokens(e.matrix, this.poolFactor) : e.matrix;
+      const payloadBytes = this.impl.payloadBytes(m.tokens);
+      return { slot: e.slot, m, payloadBytes, length: recordBytes(payloadBytes) };
+    });
+    for (let start = 0; start < plans.length;) {
+      // One buffer (and one write) per PUT_BATCH_BYTES of records.
+      let end = start;
+      let bytes = 0;
+      while (end < plans.length && (end === start || bytes + plans[end]!.length <= PUT_BATCH_BYTES)) bytes += plans[end++]!.length;
+      const batch = plans.slice(start, end);
+      const buf = new Uint8Array(bytes);
+      let at = 0;
+      for (const p of batch) {
+        const rec = recordIn(buf.subarray(at, at + p.length), p.slot, p.m.tokens, p.payloadBytes);
+        this.impl.encode(p.m.data, p.m.tokens, rec.payload);
+        sealRecord(rec.bytes);
+        at += p.length;
+      }
+      await this.exclusive(async () => {
+        let offset = await io("append ColBERT records", () => this.backing.append(buf));
+        for (const p of batch) {
+          this.table.set(p.slot, offset, p.length);
+          this.cache.delete(p.slot);
+          offset += p.length;
+        }
+        this.maybeCompactMemory();
+      });
+      start = end;
+    }
+  }
+
   remove(slot: number): void {
     this.checkOpen();
     checkSlot(slot);
@@ -132,11 +173,19 @@ export class ColbertStoreImpl implements ColbertStore {
     const inv = query.tokens === 0 ? 0 : 1 / query.tokens;
     const codec = this.codec;
     if (this.kernel === "onnxruntime" && codec !== "binary" && query.tokens > 0) {
-      const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv));
-      await this.visit(slots, async (items) => {
-        for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
-        await blocks.flush();
-      });
+      const scratch = this.scratch.take();
+      try {
+        const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv), scratch);
+        let rows = 0;
+        for (const slot of slots) if (this.table.has(slot)) rows += Math.floor((this.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
+        blocks.expect(rows);
+        await this.visit(slots, async (items) => {
+          for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
+          await blocks.flush();
+        });
+      } finally {
+        scratch?.release();
+      }
       return out;
     }
     const q = this.impl.prepare(query.data, query.tokens);
@@ -232,7 +281,7 @@ export class ColbertStoreImpl implements ColbertStore {
 
   /** The onnxruntime row scorer, created on first use and released by `close`. */
   private rowScorer(): RowScorer {
-    this.scorer ??= createOrtRowScorer(this.kernelThreads === undefined ? {} : { intraOpNumThreads: this.kernelThreads });
+    this.scorer ??= createOrtRowScorer({ intraOpNumThreads: this.kernelThreads });
     return this.scorer;
   }
 

@@ -55,7 +55,7 @@ export interface ColbertStoreOptions {
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
   kernel?: ColbertKernel;
-  /** onnxruntime intra-op threads of the `"onnxruntime"` kernel. @default os.availableParallelism() */
+  /** onnxruntime intra-op threads of the `"onnxruntime"` kernel (also the sketch's approximate tier). @default 1 (see DEFAULT_KERNEL_THREADS) */
   kernelThreads?: number;
 }
 
@@ -65,7 +65,7 @@ export interface ColbertOpenOptions {
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
   kernel?: ColbertKernel;
-  /** See {@link ColbertStoreOptions.kernelThreads}. @default os.availableParallelism() */
+  /** See {@link ColbertStoreOptions.kernelThreads}. @default 1 */
   kernelThreads?: number;
 }
 
@@ -102,6 +102,11 @@ export interface ColbertStore {
   readonly size: number;
   /** Stores (or replaces) the matrix of `slot`. */
   put(slot: number, matrix: MultiVector): Promise<void>;
+  /**
+   * Stores several matrices as `put` would, one after the other, but appended with one write per
+   * batch of records (the index's bulk path). Optional: the index falls back to `put`.
+   */
+  putMany?(entries: readonly { slot: number; matrix: MultiVector }[]): Promise<void>;
   /** Forgets `slot` (its bytes are reclaimed by compaction). */
   remove(slot: number): void;
   has(slot: number): boolean;

@@ -13,12 +13,17 @@ export const MAX_SLOT = 0xfffffffe;
 export const MAX_TOKENS = 1 << 20;
 
 export const DEFAULT_KERNEL: ColbertKernel = "onnxruntime";
+/**
+ * onnxruntime threads per scoring call. One: a rerank's blocks are small (10k rows), and with two
+ * threads onnxruntime's spinning workers cost ~2.5× the CPU for a 2× slower query whenever the
+ * cores are shared (bench, 10k documents, load ~6: 70 vs 178 ms CPU per query).
+ */
+export const DEFAULT_KERNEL_THREADS = 1;
 
 export interface ResolvedOpenOptions {
   cacheBytes: number;
   kernel: ColbertKernel;
-  /** undefined = the scorer's default (all cores). */
-  kernelThreads: number | undefined;
+  kernelThreads: number;
 }
 
 export interface ResolvedOptions extends ResolvedOpenOptions {
@@ -44,7 +49,7 @@ export function resolveOpenOptions(options: ColbertOpenOptions | undefined): Res
   return {
     cacheBytes: checkCacheBytes(o.cacheBytes),
     kernel,
-    kernelThreads: o.kernelThreads === undefined ? undefined : checkInt("kernelThreads", o.kernelThreads, 1, 1024),
+    kernelThreads: checkInt("kernelThreads", o.kernelThreads ?? DEFAULT_KERNEL_THREADS, 1, 1024),
   };
 }
 
