@@ -575,7 +575,7 @@ async function main(): Promise<void> {
       const old = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { langchain?: Record<string, unknown>; machine?: { date?: string; uptime?: string } }) : undefined;
       const lc = old?.langchain;
       result.langchain = lc && !lc.error && !lc.skipped
-        ? { ...lc, kept: `from the run of ${old?.machine?.date ?? "an earlier date"} (machine at start: ${old?.machine?.uptime ?? "?"}); not re-run` }
+        ? { ...lc, kept: lc.kept ?? `from the run of ${old?.machine?.date ?? "an earlier date"} (machine at start: ${old?.machine?.uptime ?? "?"}); not re-run` }
         : { skipped: "not re-run (--langchain keep) and no earlier run at this size" };
       await run("m3");
     } else if (parallel) {
