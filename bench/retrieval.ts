@@ -326,7 +326,8 @@ async function runM3(a: Record<string, string | true>): Promise<unknown> {
   // (dense ∪ sparse top-100, every candidate reranked exactly).
   const sweep: Record<string, unknown> = {};
   const variants: Record<string, Record<string, unknown>> = {
-    previous: { colbertCandidates: 0, rerank: 1e9 }, "rerank 32": { rerank: 32 }, "rerank 128": { rerank: 128 }, "candidates 200": { candidates: 200 },
+    previous: { colbertCandidates: 0, rerank: 1e9 }, "rerank 64": { rerank: 64 }, "candidates 200": { candidates: 200 },
+    "colbertCandidates 200": { colbertCandidates: 200 }, "both 200": { candidates: 200, colbertCandidates: 200 },
   };
   if (a.sweep !== "false") for (const [name, o] of Object.entries(variants)) sweep[name] = await recallOf(loaded, sets, truth, o);
   const colbertAfterQueries = loaded.stats().colbert;
@@ -574,7 +575,7 @@ async function main(): Promise<void> {
       const old = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { langchain?: Record<string, unknown>; machine?: { date?: string; uptime?: string } }) : undefined;
       const lc = old?.langchain;
       result.langchain = lc && !lc.error && !lc.skipped
-        ? { ...lc, kept: `from the run of ${old?.machine?.date ?? "an earlier date"} (machine at start: ${old?.machine?.uptime ?? "?"}); not re-run` }
+        ? { ...lc, kept: lc.kept ?? `from the run of ${old?.machine?.date ?? "an earlier date"} (machine at start: ${old?.machine?.uptime ?? "?"}); not re-run` }
         : { skipped: "not re-run (--langchain keep) and no earlier run at this size" };
       await run("m3");
     } else if (parallel) {

@@ -76,7 +76,8 @@ describe("candidate retrieval", () => {
     const { hits, stats } = await searchWithStats(index, q, { k: 10, candidates: 50, colbertCandidates: 50, rerank: 20 });
     expect(stats.poolSize).toBeGreaterThan(50);
     expect(stats.poolSize).toBeLessThanOrEqual(150);
-    expect(stats.reranked).toBe(20);
+    expect(stats.reranked).toBeGreaterThanOrEqual(20); // then more, in rounds of 20, while the approximation error allows
+    expect(stats.reranked).toBeLessThanOrEqual(80);
     // every returned score is exact (the approximate ones only chose whom to rescore)
     for (const h of hits) expect(h.scores).toEqual(modeScores(q, corpus.docs[Number(h.id.slice(4))]!.encoding, ["dense", "sparse", "colbert"]));
     const pool = await index.candidates(q, { depth: { dense: 50, sparse: 50 }, colbertDepth: 50 });

@@ -28,10 +28,12 @@ export interface SearchOptions {
   /**
    * Where the backend has an approximate ColBERT tier (the embedded index's sketch) and the fusion
    * is "weighted": the pool is scored exactly in dense and sparse and approximately in ColBERT,
-   * and only the best `rerank` candidates by that fused score (at least `k`) get exact ColBERT
-   * scores, from which the results are ranked. A value >= the pool scores every candidate
-   * exactly; a pool that covers the corpus is always scored exactly. Other backends ignore it.
-   * @default 64
+   * and the best `rerank` candidates by that fused score (at least `k`) get exact ColBERT scores;
+   * then the next `rerank`, while one of them could still reach the top k by the approximation
+   * error seen so far (at most 4 rounds). Results are ranked by exact scores only. A value >= the
+   * pool scores every candidate exactly; a pool that covers the corpus is always scored exactly.
+   * Other backends ignore it.
+   * @default 32 (10k documents, independent queries: 68 rescored on average, recall@10 1.000 against exhaustive int8 scoring)
    */
   rerank?: number;
   /** Weights of the combined score (modes not searched are ignored). @default DEFAULT_WEIGHTS {dense 0.4, sparse 0.2, colbert 0.4} */
@@ -54,7 +56,7 @@ export interface SearchOptions {
   rrfK?: number;
 }
 
-export const SEARCH_DEFAULTS = Object.freeze({ k: 10, candidates: 100, colbertCandidates: 100, rerank: 64, fusion: "weighted" as FusionMethod, rrfK: 60, modes: Object.freeze(["dense", "sparse", "colbert"] as SearchMode[]) });
+export const SEARCH_DEFAULTS = Object.freeze({ k: 10, candidates: 100, colbertCandidates: 100, rerank: 32, fusion: "weighted" as FusionMethod, rrfK: 60, modes: Object.freeze(["dense", "sparse", "colbert"] as SearchMode[]) });
 
 export interface ResolvedSearch {
   k: number;

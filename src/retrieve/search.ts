@@ -92,9 +92,16 @@ export async function searchWithStats(
 
 type TieredScores = ScoredCandidates & { poolSize: number; prescoreMs: number };
 
+/** The exact tier rescores at most this many times `rerank` candidates. */
+const RERANK_ROUNDS = 4;
+
 /**
- * The two tiers: exact dense/sparse and approximate ColBERT scores of the whole pool, then
- * exact ColBERT scores of the best `rerank` by that fused score. Returns those with all exact scores.
+ * The two tiers: exact dense/sparse and approximate ColBERT scores of the whole pool, then exact
+ * ColBERT scores of the best `rerank` by that fused score. While a candidate not yet rescored
+ * could still reach the top k — its approximate fused score, corrected by the mean
+ * approximation error of the rescored ones, plus their largest deviation from that mean,
+ * reaches the k-th exact fused score — the next `rerank` (in that order) are rescored too, at
+ * most RERANK_ROUNDS rounds. Returns the rescored candidates with all exact scores.
  */
 async function scoreInTiers(backend: RetrievalBackend, q: M3Encoding, ids: string[], o: ResolvedSearch, rerank: number, signal: AbortSignal | undefined): Promise<TieredScores> {
   const exactModes = new Set([...o.modes].filter((m) => m !== "colbert"));
@@ -103,17 +110,43 @@ async function scoreInTiers(backend: RetrievalBackend, q: M3Encoding, ids: strin
   const approx = await backend.prescoreColbert!(q, first.docs.map((d) => d.id), { signal });
   const prescoreMs = performance.now() - t;
   const fused = first.scores.map((s, i) => (Number.isNaN(approx[i]!) ? -Infinity : combineScores({ ...s, colbert: approx[i]! }, o.weights)));
-  const best = Array.from(first.docs, (_, i) => i)
-    .sort((a, b) => fused[b]! - fused[a]! || compareIds(first.docs[a]!.id, first.docs[b]!.id))
-    .slice(0, rerank)
-    .filter((i) => fused[i]! > -Infinity);
-  const second = await backend.scoreCandidates(q, best.map((i) => first.docs[i]!.id), new Set<SearchMode>(["colbert"]), { signal });
-  const exact = new Map(best.map((i) => [first.docs[i]!.id, first.scores[i]!]));
-  const scores = second.docs.map((d, i) => ({ ...exact.get(d.id), colbert: second.scores[i]!.colbert }));
-  const wire = first.stats.wireBytes === undefined && second.stats.wireBytes === undefined ? undefined : (first.stats.wireBytes ?? 0) + (second.stats.wireBytes ?? 0);
-  const stats: ScoredCandidates["stats"] = { scoreMs: first.stats.scoreMs + second.stats.scoreMs, colbertMs: second.stats.colbertMs };
+  const order = Array.from(first.docs, (_, i) => i)
+    .filter((i) => fused[i]! > -Infinity)
+    .sort((a, b) => fused[b]! - fused[a]! || compareIds(first.docs[a]!.id, first.docs[b]!.id));
+  const docs: StoredDocument[] = [];
+  const scores: ModeScores[] = [];
+  const exactFused: number[] = [];
+  const stats: ScoredCandidates["stats"] = { scoreMs: first.stats.scoreMs, colbertMs: 0 };
+  let wire = first.stats.wireBytes;
+  const diffs: number[] = [];
+  for (let done = 0, round = 0; done < order.length && round < RERANK_ROUNDS; round++) {
+    if (round > 0) {
+      // The k-th best exact fused score so far; stop when no remaining candidate can reach it,
+      // its approximate score corrected by the mean error seen, plus the largest deviation from it.
+      const kth = [...exactFused].sort((a, b) => b - a)[o.k - 1] ?? -Infinity;
+      const bias = diffs.reduce((a, b) => a + b, 0) / Math.max(1, diffs.length);
+      const spread = diffs.reduce((m, d) => Math.max(m, Math.abs(d - bias)), 0);
+      if (fused[order[done]!]! + bias + spread < kth) break;
+    }
+    const batch = order.slice(done, done + rerank);
+    done += batch.length;
+    const second = await backend.scoreCandidates(q, batch.map((i) => first.docs[i]!.id), new Set<SearchMode>(["colbert"]), { signal });
+    stats.scoreMs += second.stats.scoreMs;
+    stats.colbertMs += second.stats.colbertMs;
+    if (second.stats.wireBytes !== undefined) wire = (wire ?? 0) + second.stats.wireBytes;
+    const at = new Map(batch.map((i) => [first.docs[i]!.id, i]));
+    second.docs.forEach((d, j) => {
+      const i = at.get(d.id)!;
+      const s = { ...first.scores[i], colbert: second.scores[j]!.colbert };
+      const f = combineScores(s, o.weights);
+      diffs.push(f - fused[i]!);
+      docs.push(d);
+      scores.push(s);
+      exactFused.push(f);
+    });
+  }
   if (wire !== undefined) stats.wireBytes = wire;
-  return { docs: second.docs, scores, stats, poolSize: first.docs.length, prescoreMs };
+  return { docs, scores, stats, poolSize: first.docs.length, prescoreMs };
 }
 
 function searchStats(pool: CandidatePool, scored: ScoredCandidates & { prescoreMs: number }, poolSize: number, reranked: number, o: ResolvedSearch, fuseMs: number): SearchStats {
