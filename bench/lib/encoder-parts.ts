@@ -3,8 +3,8 @@
  *   int8    fp32 and int8 M3Encoders in one process on the same texts, batch by batch
  *           alternately (same batch plan): tokens/s of each and the int8 outputs' fidelity.
  *   single  one 16-token query (`<s>`/`</s>` included): encode() with all three outputs, dense
- *           only, and the bare session.run of the encoder graph (the floor), for fp32 and int8,
- *           interleaved; p50/p90 ms.
+ *           only, and the bare session.run of the encoder graph (the floor); fp32, then int8,
+ *           each variant's paths in random order every round; p50/p90 ms.
  *   mcls    long texts encoded with mcls off and on, alternately: tokens/s and the extra tokens.
  *   profile onnxruntime's per-node profile of the fp32 and int8 encoder graphs on one batch,
  *           summed by op type (where the int8 time goes).
@@ -104,45 +104,56 @@ async function textOfTokens(enc: M3EncoderType, tokens: number): Promise<string>
     best = t;
   }
   if (best === "") throw new Error("cannot build the query text");
+  // Top up with one-token words to hit the count exactly.
+  for (const w of ["a", "i", "s", "x", ...words]) {
+    const [ids] = await enc.tokenize([`${best} ${w}`]);
+    if (ids!.length === tokens) return `${best} ${w}`;
+  }
   return best;
 }
 
 export async function singlePart(dir: string, threads: number, runs: number): Promise<{ tokens: number; rows: SingleRow[] }> {
   const ort = await import("onnxruntime-node");
+  const { Rng } = await import("./rng.js");
+  const rng = new Rng(7);
   const variants = hasInt8(dir) ? (["fp32", "int8"] as const) : (["fp32"] as const);
-  const encs = new Map<string, M3EncoderType>();
-  for (const v of variants) encs.set(v, await encoder(dir, v, threads));
-  const first = encs.get("fp32")!;
-  const q = await textOfTokens(first, 16);
-  const [ids] = await first.tokenize([q]);
-  const L = ids!.length;
-  // The floor: the encoder's own session (bench-only access), fed pre-built tensors.
-  const session = (e: M3EncoderType) => (e as unknown as { model: { runner: { encoder?: import("onnxruntime-node").InferenceSession; session?: import("onnxruntime-node").InferenceSession } } }).model.runner;
-  const feeds = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids!, BigInt), [1, L]),
-    attention_mask: new ort.Tensor("int64", new BigInt64Array(L).fill(1n), [1, L]),
-  };
-  const jobs: Array<{ variant: "fp32" | "int8"; path: SingleRow["path"]; run: () => Promise<unknown>; times: number[] }> = [];
+  const rows: SingleRow[] = [];
+  let tokens = 0;
+  // One variant at a time (its weights alone in the caches), its three paths in a fresh random
+  // order every round, so no path always runs right after another.
   for (const v of variants) {
-    const e = encs.get(v)!;
-    const s = session(e).encoder ?? session(e).session!;
-    jobs.push({ variant: v, path: "encode (dense + sparse + ColBERT)", run: () => e.encode([q]), times: [] });
-    jobs.push({ variant: v, path: "encode (dense only)", run: () => e.encode([q], { sparse: false, colbert: false }), times: [] });
-    jobs.push({ variant: v, path: "session.run (encoder graph only)", run: () => s.run(feeds), times: [] });
-  }
-  for (const j of jobs) for (let i = 0; i < 3; i++) await j.run();
-  for (let r = 0; r < runs; r++) {
-    for (let k = 0; k < jobs.length; k++) {
-      const j = jobs[(k + r) % jobs.length]!; // rotate the order every round
-      const t = now();
-      await j.run();
-      j.times.push(now() - t);
+    const e = await encoder(dir, v, threads);
+    const q = await textOfTokens(e, 16);
+    const [ids] = await e.tokenize([q]);
+    const L = ids!.length;
+    tokens = L;
+    // The floor: the encoder's own session (bench-only access), fed pre-built tensors.
+    const runner = (e as unknown as { model: { runner: { encoder?: import("onnxruntime-node").InferenceSession; session?: import("onnxruntime-node").InferenceSession } } }).model.runner;
+    const s = runner.encoder ?? runner.session!;
+    const feeds = {
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids!, BigInt), [1, L]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(L).fill(1n), [1, L]),
+    };
+    const jobs: Array<{ path: SingleRow["path"]; run: () => Promise<unknown>; times: number[] }> = [
+      { path: "encode (dense + sparse + ColBERT)", run: () => e.encode([q]), times: [] },
+      { path: "encode (dense only)", run: () => e.encode([q], { sparse: false, colbert: false }), times: [] },
+      { path: "session.run (encoder graph only)", run: () => s.run(feeds), times: [] },
+    ];
+    for (const j of jobs) for (let i = 0; i < 3; i++) await j.run();
+    for (let r = 0; r < runs; r++) {
+      const order = [0, 1, 2].sort(() => rng.next() - 0.5);
+      for (const k of order) {
+        const j = jobs[k]!;
+        const t = now();
+        await j.run();
+        j.times.push(now() - t);
+      }
     }
+    await e.dispose();
+    for (const j of jobs) rows.push({ variant: v, path: j.path, p50Ms: round(percentile(j.times, 50), 1), p90Ms: round(percentile(j.times, 90), 1), runs: j.times.length });
   }
-  for (const e of encs.values()) await e.dispose();
-  const rows = jobs.map((j) => ({ variant: j.variant, path: j.path, p50Ms: round(percentile(j.times, 50), 1), p90Ms: round(percentile(j.times, 90), 1), runs: j.times.length }));
   for (const r of rows) log(`single ${r.variant} ${r.path}: p50 ${r.p50Ms} ms, p90 ${r.p90Ms} ms`);
-  return { tokens: L, rows };
+  return { tokens, rows };
 }
 
 export interface MclsResult {
