@@ -295,7 +295,6 @@ export function retrievalSection(rs) {
   if (news.length >= 2) {
     const xs = news.map((r) => r.docs);
     const N = 1e6;
-    const per = (f) => fit(xs, news.map((r) => f(r.m3)))(N);
     const lin = (f) => fit(xs, news.map((r) => f(r.m3)));
     const logf = (f) => { const g = fit(xs.map(Math.log), news.map((r) => f(r.m3))); return (x) => g(Math.log(x)); };
     const t = (k) => (m) => m.latencyMs[k].p50;
@@ -310,7 +309,9 @@ export function retrievalSection(rs) {
     const prow = stages.map(([name, f, why]) => [name, ...xs.map((x, i) => f1(news[i].m3.latencyMs[{ "dense HNSW": "dense", "sparse top-100": "sparse", "ColBERT first stage": "multiVector", "exact dense + sparse of the pool": "score", "approximate ColBERT of the pool": "prescore", "exact ColBERT of the best 32–128": "colbert" }[name]].p50)), f1(Math.max(0, f(N))), why]);
     out.push(`Projection to 1,000,000 documents, fitted to the runs above (warm p50 per stage, ms; each stage's cost model in the last column; a fit over few, noisy, shared-machine points: read it as an order of magnitude):`, ``);
     out.push(table(["stage", ...xs.map((x) => `${int(x)} measured`), "1,000,000 projected", "grows with"], prow), ``);
-    const bytes = (f) => per(f);
+    // Bytes per document hardly change with N (measured 10k vs 30k above); a straight-line fit of
+    // two noisy per-document values extrapolated 30x can go negative, so the largest run's value is used.
+    const bytes = (f) => f(news[news.length - 1].m3);
     const b = (k) => (m) => m.memoryBytesPerDoc[k];
     const brow = [
       ["dense (vectors + HNSW)", bytes(b("dense"))],
@@ -320,7 +321,7 @@ export function retrievalSection(rs) {
       ["ColBERT rows (disk)", bytes(b("colbertOnDisk"))],
       ["everything on disk", bytes((m) => m.diskBytes.total / m.docs)],
     ].map(([name, v]) => [name, kib(v), size(v * N)]);
-    out.push(table(["part", "per document", "at 1,000,000 documents"], brow), ``);
+    out.push(table(["part", `per document (at ${int(xs[xs.length - 1])})`, "at 1,000,000 documents"], brow), ``);
     out.push(`Build at 1,000,000 documents at the measured rate of the largest run: ${f1(N / news[news.length - 1].m3.docsPerSecond / 3600)} h; load grows linearly (${f1(news[news.length - 1].m3.loadSeconds * N / news[news.length - 1].docs)} s projected).`, ``);
   }
   for (const r of news) {
