@@ -241,6 +241,23 @@ describe("ColBERT store", () => {
     expect(none.stats().residentBytes).toBe(0);
   });
 
+  it("disk-backed scores read into the store's kept buffer: concurrent and successive calls over different slots equal in-memory scores", async () => {
+    const { docs, q } = corpus(60, 12);
+    const s = track(createColbertStore({ dim: DIM, codec: "int8" }));
+    await fill(s, docs);
+    const subsets = [allSlots(60), Uint32Array.from([59, 3, 17, 3, 40]), Uint32Array.from({ length: 30 }, (_, i) => 2 * i + 1), Uint32Array.from([7])];
+    const expected = await Promise.all(subsets.map((sl) => s.score(q, sl).then((a) => Array.from(a))));
+    await s.persist(env.dir, 1);
+    // Successive calls reuse one buffer (a later read overwrites an earlier one's bytes) ...
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < subsets.length; i++) expect(Array.from(await s.score(q, subsets[i]!))).toEqual(expected[i]);
+    }
+    // ... and concurrent calls do not share it: one holds it, the others read into fresh buffers.
+    const together = await Promise.all(subsets.map((sl) => s.score(q, sl)));
+    together.forEach((got, i) => expect(Array.from(got)).toEqual(expected[i]));
+    expect(s.stats().residentBytes).toBe(0); // no record cache by default
+  });
+
   it("putMany stores what put stores (one append per batch), in memory and disk-backed; a later entry for a slot wins", async () => {
     const { docs, q } = corpus(24, 5);
     const a = track(createColbertStore({ dim: DIM, codec: "int8" }));

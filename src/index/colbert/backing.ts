@@ -18,11 +18,23 @@ export interface Backing {
   readonly end: number;
   /** Appends a record (its length a multiple of 8); returns its offset. */
   append(bytes: Uint8Array): Promise<number>;
-  /** One buffer per range, each starting at its range's offset (so 8-aligned offsets stay aligned). */
-  read(ranges: readonly ByteRange[]): Promise<Uint8Array[]>;
+  /**
+   * One buffer per range, each starting at its range's offset (so 8-aligned offsets stay aligned).
+   * With `into`, a file backing reads into that buffer instead of fresh ones (range k at the sum of
+   * the earlier ranges' lengths rounded up to 8; see {@link packedBytes}), so the views stay valid
+   * only until the caller reuses it.
+   */
+  read(ranges: readonly ByteRange[], into?: Uint8Array): Promise<Uint8Array[]>;
   /** Bytes this backing keeps in memory. */
   residentBytes(): number;
   close(): Promise<void>;
+}
+
+/** Bytes `read(ranges, into)` needs in `into`: each range's length rounded up to 8, summed. */
+export function packedBytes(ranges: readonly ByteRange[]): number {
+  let n = 0;
+  for (const r of ranges) n += (r.length + 7) & ~7;
+  return n;
 }
 
 export class MemoryBacking implements Backing {
@@ -104,9 +116,14 @@ export class FileBacking implements Backing {
     return offset;
   }
 
-  async read(ranges: readonly ByteRange[]): Promise<Uint8Array[]> {
+  async read(ranges: readonly ByteRange[], into?: Uint8Array): Promise<Uint8Array[]> {
+    if (into !== undefined && into.byteLength < packedBytes(ranges)) throw new Error(`unreachable: read buffer of ${into.byteLength} bytes for ${packedBytes(ranges)}`);
+    let at = 0;
     return Promise.all(ranges.map(async (r) => {
-      const buf = new Uint8Array(r.length);
+      // Fresh buffers cost a page fault per 4 KiB on first touch (several times the read itself on
+      // VMs); a caller-kept buffer is already resident.
+      const buf = into === undefined ? new Uint8Array(r.length) : into.subarray(at, at + r.length);
+      at += (r.length + 7) & ~7;
       let done = 0;
       while (done < r.length) {
         const { bytesRead } = await this.fh.read(buf, done, r.length - done, r.offset + done);
@@ -134,5 +151,32 @@ export class FileBacking implements Backing {
 
   async close(): Promise<void> {
     await this.fh.close();
+  }
+}
+
+/**
+ * A read buffer kept between reads of one owner (a store): `read(ranges, into)` then touches no
+ * fresh memory. One user at a time: `take` returns undefined while another holds it, and that
+ * caller reads into fresh buffers. Grows geometrically; never shrinks below what was needed.
+ */
+export class ReadBuffer {
+  private buf = new Uint8Array(0);
+  private busy = false;
+
+  /** Claims the buffer for one visit; false when another visit holds it. */
+  claim(): boolean {
+    if (this.busy) return false;
+    this.busy = true;
+    return true;
+  }
+
+  /** The claimed buffer with room for `bytes` (grown when needed). */
+  room(bytes: number): Uint8Array {
+    if (this.buf.byteLength < bytes) this.buf = new Uint8Array(Math.max(bytes, 2 * this.buf.byteLength));
+    return this.buf;
+  }
+
+  release(): void {
+    this.busy = false;
   }
 }

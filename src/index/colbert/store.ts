@@ -10,7 +10,7 @@ import { ErrorCodes, M3Error } from "../../errors.js";
 import { createOrtRowScorer } from "../../encode/row-scorer.js";
 import type { MultiVector, RowScorer } from "../../types.js";
 import type { Backing, ByteRange } from "./backing.js";
-import { FileBacking, MemoryBacking, writeFully } from "./backing.js";
+import { FileBacking, MemoryBacking, ReadBuffer, packedBytes, writeFully } from "./backing.js";
 import type { ColbertCodec } from "./codec.js";
 import { createCodec } from "./codecs.js";
 import { syncDir, writeFileSynced } from "../fs.js";
@@ -68,6 +68,7 @@ export class ColbertStoreImpl implements ColbertStore {
   private readonly kernelThreads: number;
   private scorer: RowScorer | undefined;
   private readonly scratch = new BlockScratch();
+  private readonly readBuffer = new ReadBuffer();
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -319,12 +320,19 @@ export class ColbertStoreImpl implements ColbertStore {
     const file = backing instanceof FileBacking ? backing.path : "data file";
     const job = (async () => {
       if (ready.length > 0) await fn(ready);
-      for (let start = 0; start < pending.length;) {
-        let end = start;
-        let bytes = 0;
-        while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
-        await fn(await this.readBatch(backing, pending.slice(start, end), file));
-        start = end;
+      // Batches are read into the store's read buffer when no other visit holds it; their
+      // payloads are used by `fn` before the next batch overwrites them.
+      const own = pending.length > 0 && this.readBuffer.claim();
+      try {
+        for (let start = 0; start < pending.length;) {
+          let end = start;
+          let bytes = 0;
+          while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
+          await fn(await this.readBatch(backing, pending.slice(start, end), file, own ? this.readBuffer : undefined));
+          start = end;
+        }
+      } finally {
+        if (own) this.readBuffer.release();
       }
     })();
     this.reads.add(job);
@@ -336,7 +344,7 @@ export class ColbertStoreImpl implements ColbertStore {
   }
 
   /** Reads one batch of records (coalescing nearby ones), checks them and caches them. */
-  private async readBatch(backing: Backing, batch: Pending[], file: string): Promise<Item[]> {
+  private async readBatch(backing: Backing, batch: Pending[], file: string, into: ReadBuffer | undefined): Promise<Item[]> {
     const ranges: ByteRange[] = [];
     const rangeOf: number[] = [];
     for (const p of batch) {
@@ -348,7 +356,7 @@ export class ColbertStoreImpl implements ColbertStore {
       }
       rangeOf.push(ranges.length - 1);
     }
-    const bufs = await backing.read(ranges);
+    const bufs = await backing.read(ranges, into?.room(packedBytes(ranges)));
     const items: Item[] = [];
     batch.forEach((p, k) => {
       const r = ranges[rangeOf[k]!]!;
@@ -358,7 +366,8 @@ export class ColbertStoreImpl implements ColbertStore {
       const rec = openRecord(bytes, p.slot, p.offset, file, true);
       items.push({ index: p.index, tokens: rec.tokens, payload: rec.payload });
       if (this.backing === backing && this.table.offsets[p.slot] === p.offset && this.table.lengths[p.slot] === p.length) {
-        this.cache.set(p.slot, whole ? bytes : bytes.slice());
+        // A view into the read buffer, or into a coalesced range, is copied: the cache keeps its own.
+        if (this.cache.capacity > 0) this.cache.set(p.slot, whole && into === undefined ? bytes : bytes.slice());
       }
     });
     return items;

@@ -48,9 +48,13 @@ export interface ColbertStoreOptions {
   poolFactor?: number;
   /**
    * Upper bound, in bytes, on raw record bytes kept in memory (LRU) by a disk-backed store.
-   * Besides it, a `score` call holds at most `READ_BATCH_BYTES` (16 MiB) of records in flight.
-   * An in-memory store (before its first `persist`) keeps every record and ignores this.
-   * @default 268435456 (256 MiB)
+   * Besides it, a `score` call reads at most `READ_BATCH_BYTES` (16 MiB) of records at a time,
+   * into one buffer the store keeps. An in-memory store (before its first `persist`) keeps every
+   * record and ignores this.
+   * @default 0 — no cache: the operating system's page cache already keeps recently read records,
+   * and copying each one into fresh memory cost more than reading it again (10k documents, warm
+   * p50 24.7 ms without the cache against 29.3 ms with 256 MiB; cold 26.6 against 49.7 ms). Set
+   * it for storage without a page cache worth the name (network file systems).
    */
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
@@ -61,7 +65,7 @@ export interface ColbertStoreOptions {
 
 /** Options of `openColbertStore` (codec, dim and pool factor come from the manifest part). */
 export interface ColbertOpenOptions {
-  /** See {@link ColbertStoreOptions.cacheBytes}. @default 268435456 (256 MiB) */
+  /** See {@link ColbertStoreOptions.cacheBytes}. @default 0 */
   cacheBytes?: number;
   /** See {@link ColbertKernel}. @default "onnxruntime" */
   kernel?: ColbertKernel;

@@ -6,7 +6,8 @@ import { checkCodecName } from "./codec.js";
 import type { ColbertCodecName, ColbertKernel, ColbertOpenOptions, ColbertStoreOptions } from "./types.js";
 
 export const DEFAULT_CODEC: ColbertCodecName = "int8";
-export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
+/** No record cache by default: see ColbertStoreOptions.cacheBytes. */
+export const DEFAULT_CACHE_BYTES = 0;
 /** Largest slot number (uint32 in the record header). */
 export const MAX_SLOT = 0xfffffffe;
 /** Largest token count of one matrix (BGE-M3 yields at most 8191 rows). */
