@@ -258,6 +258,16 @@ describe("ColBERT store", () => {
     expect(s.stats().residentBytes).toBe(0); // no record cache by default
   });
 
+  it("an in-memory store past V8's largest array refuses the append with OUT_OF_RANGE (and says to save to disk), keeping what it holds", async () => {
+    const { MemoryBacking } = await import("../src/index/colbert/backing.js");
+    const b = new MemoryBacking(new Uint8Array(16));
+    await b.append(new Uint8Array(8).fill(7));
+    b.end = 2 ** 32 - 16; // as if ~4 GiB were stored, without allocating them
+    await expectCode(() => b.append(new Uint8Array(64)), "OUT_OF_RANGE");
+    b.end = 24;
+    expect(Array.from(b.view({ offset: 16, length: 8 }))).toEqual([7, 7, 7, 7, 7, 7, 7, 7]);
+  });
+
   it("putMany stores what put stores (one append per batch), in memory and disk-backed; a later entry for a slot wins", async () => {
     const { docs, q } = corpus(24, 5);
     const a = track(createColbertStore({ dim: DIM, codec: "int8" }));

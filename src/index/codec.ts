@@ -95,7 +95,10 @@ export function decodeDense(buf: Uint8Array, file: string): { slots: number; dim
   const slots = dv.getUint32(8, true);
   const dim = dv.getUint32(12, true);
   if (buf.byteLength !== 16 + slots * dim * 4) throw corrupt(file, "size does not match its header");
-  return { slots, dim, vectors: f32At(buf, 16, slots * dim) };
+  // A view when aligned (the buffer came from one file read and nothing else holds it), else a copy.
+  const at = buf.byteOffset + 16;
+  const vectors = at % 4 === 0 ? new Float32Array(buf.buffer, at, slots * dim) : f32At(buf, 16, slots * dim);
+  return { slots, dim, vectors };
 }
 
 export function encodeSparse(bySlot: (SparseVector | undefined)[], slots: number): Uint8Array {

@@ -19,6 +19,10 @@ export interface DenseLayout {
   capacity?: number;
   /** L2-normalise vectors on the way in. @default true */
   normalize?: boolean;
+  /** @internal A vector array to adopt (at least capacity × dim long) instead of allocating one. */
+  vectors?: Float32Array;
+  /** @internal Skip the empty graph (the caller installs one read from disk). */
+  noGraph?: boolean;
 }
 
 export class DenseIndex {
@@ -38,8 +42,10 @@ export class DenseIndex {
   ) {
     const capacity = layout.capacity ?? 1024;
     this.normalize = layout.normalize ?? true;
-    this.hnsw = newGraph(dim, options, capacity);
-    this.vectors = new Float32Array(capacity * dim);
+    // A placeholder graph of one slot when the caller reads one from disk (hnswlib allocates a
+    // graph's full capacity up front).
+    this.hnsw = newGraph(dim, options, layout.noGraph === true ? 1 : capacity);
+    this.vectors = layout.vectors !== undefined && layout.vectors.length >= capacity * dim ? layout.vectors : new Float32Array(capacity * dim);
     this.live = new Uint8Array(capacity);
     this.inGraph = new Uint8Array(capacity);
   }
@@ -138,8 +144,10 @@ export class DenseIndex {
     graphPath: string,
     normalize = true,
   ): Promise<DenseIndex> {
-    const d = new DenseIndex(dim, options, { capacity: Math.max(live.length, 1), normalize });
-    d.vectors.set(vectors);
+    // The vectors are adopted, not copied: a copy of a large index's vectors into fresh memory
+    // costs about as much as reading them (page faults), and the caller does not keep them.
+    const d = new DenseIndex(dim, options, { capacity: Math.max(live.length, 1), normalize, vectors, noGraph: true });
+    if (d.vectors !== vectors) d.vectors.set(vectors);
     d.live.set(live);
     d.count = live.reduce((a, b) => a + b, 0);
     const g = new hnswlib.HierarchicalNSW("ip", dim);

@@ -58,11 +58,22 @@ export const nodeFs: IndexFs = {
   unlink: (path) => fsp.unlink(path),
 };
 
-/** CRC-32 (8 hex digits) of a whole file, streamed. */
+/** CRC-32 (8 hex digits) of a whole file, read through one 4 MiB buffer (fresh chunks cost a page fault per 4 KiB on first touch). */
 export async function crc32File(path: string): Promise<string> {
-  let c = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) c = crc32(chunk as Buffer, c);
-  return crcHex(c);
+  const fh = await fsp.open(path, "r");
+  try {
+    const buf = new Uint8Array(4 << 20);
+    let c = 0;
+    for (let pos = 0; ;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos);
+      if (bytesRead === 0) break;
+      c = crc32(buf.subarray(0, bytesRead), c);
+      pos += bytesRead;
+    }
+    return crcHex(c);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** CRC-32 of `data` as 8 hex digits. */

@@ -188,9 +188,10 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
   }
   const m = parseManifest(text, dir);
   if (options.fingerprint !== undefined) checkFingerprint(m.fingerprint, options.fingerprint, dir);
-  const blobs = new Map<FileRole, Uint8Array>();
-  for (const f of m.files) {
-    if (f.role === "sketch-rows") continue; // read and verified by the sketch loader, in pages
+  // Every file is read and verified at once (the sketch's rows too): on two cores the reads' page
+  // faults and the checksums overlap. All are settled before any error is thrown.
+  const arena = m.options.sketch === undefined ? undefined : readSketchRows(dir, m);
+  const checked = m.files.filter((f) => f.role !== "sketch-rows").map(async (f): Promise<[FileRole, Uint8Array | undefined]> => {
     const path = join(dir, f.name);
     const data = f.role === "dense-graph" || f.role === "colbert-offsets" || f.role === "sketch-graph" ? undefined : await readOrCorrupt(path);
     const size = data?.byteLength ?? (await statSize(path));
@@ -202,7 +203,15 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
       const sum = data !== undefined ? crc32Hex(data) : await crc32File(path);
       if (sum !== f.crc32) throw corrupt(dir, f.name, "CRC-32 does not match the manifest");
     }
-    if (data !== undefined) blobs.set(f.role, data);
+    return [f.role, data];
+  });
+  const settled = await Promise.allSettled([...checked, ...(arena === undefined ? [] : [arena])]);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+  const blobs = new Map<FileRole, Uint8Array>();
+  for (const r of settled.slice(0, checked.length)) {
+    const [role, data] = (r as PromiseFulfilledResult<[FileRole, Uint8Array | undefined]>).value;
+    if (data !== undefined) blobs.set(role, data);
   }
   const dataSize = await statSize(join(dir, m.colbert.dataFile));
   if (dataSize < m.colbert.committedBytes) {
@@ -225,7 +234,7 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
       throw corrupt(dir, name("dense-graph"), `hnswlib could not read it (${(err as Error).message})`);
     });
     const sparseIndex = SparseIndex.fromForward(sparse.vectors.map((v, s) => (live[s] === 1 ? v : undefined)));
-    const sketch = m.options.sketch === undefined ? undefined : await loadSketch(dir, m, blobs.get("sketch-means")!, live, options);
+    const sketch = arena === undefined ? undefined : await loadSketch(dir, m, await arena, blobs.get("sketch-means")!, live, options);
     colbert = await (options.colbertFactory ?? defaultColbertFactory).open(dir, m.colbert, options.colbert);
     if (colbert.size !== m.counts.colbertSlots || colbert.dim !== m.options.colbertDim) {
       throw corrupt(dir, m.colbert.offsetsFile, `ColBERT store holds ${colbert.size} matrices of dim ${colbert.dim}, manifest says ${m.counts.colbertSlots} of dim ${m.options.colbertDim}`);
@@ -250,8 +259,27 @@ export async function loadIndex(dir: string, options: LoadOptions = {}): Promise
   }
 }
 
-/** The ColBERT sketch of a format-2 manifest: the rows file (read in pages, checked against the manifest), the means and their graph. */
-async function loadSketch(dir: string, m: IndexManifest, meansBlob: Uint8Array, live: Uint8Array, options: LoadOptions): Promise<ColbertSketch> {
+/** The sketch's rows file of a format-2 manifest, read in pages and checked against the manifest. */
+async function readSketchRows(dir: string, m: IndexManifest): Promise<SketchArena> {
+  const part = m.options.sketch!;
+  const rowsFile = m.files.find((f) => f.role === "sketch-rows")!;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(join(dir, rowsFile.name), "r");
+  } catch (err) {
+    throw corrupt(dir, rowsFile.name, `it cannot be opened (${(err as Error).message})`);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size !== rowsFile.size) throw corrupt(dir, rowsFile.name, `expected ${rowsFile.size} bytes, found ${size} (truncated or overwritten)`);
+    return await SketchArena.read(fh, join(dir, rowsFile.name), { size: rowsFile.size, crc32: rowsFile.crc32!, sketchDim: part.dim, slots: m.counts.slots });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The ColBERT sketch of a format-2 manifest: its rows (from `readSketchRows`), the means and their graph. */
+async function loadSketch(dir: string, m: IndexManifest, arena: SketchArena, meansBlob: Uint8Array, live: Uint8Array, options: LoadOptions): Promise<ColbertSketch> {
   const part = m.options.sketch!;
   const file = (role: FileRole) => m.files.find((f) => f.role === role)!;
   const means = decodeDense(meansBlob, file("sketch-means").name);
@@ -259,20 +287,6 @@ async function loadSketch(dir: string, m: IndexManifest, meansBlob: Uint8Array, 
     throw corrupt(dir, file("sketch-means").name, `it holds ${means.slots} means of dimension ${means.dim}, the manifest says ${m.counts.slots} of ${part.dim} (ColBERT dimension ${m.options.colbertDim})`);
   }
   const rowsFile = file("sketch-rows");
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(join(dir, rowsFile.name), "r");
-  } catch (err) {
-    throw corrupt(dir, rowsFile.name, `it cannot be opened (${(err as Error).message})`);
-  }
-  let arena: SketchArena;
-  try {
-    const size = (await fh.stat()).size;
-    if (size !== rowsFile.size) throw corrupt(dir, rowsFile.name, `expected ${rowsFile.size} bytes, found ${size} (truncated or overwritten)`);
-    arena = await SketchArena.read(fh, join(dir, rowsFile.name), { size: rowsFile.size, crc32: rowsFile.crc32!, sketchDim: part.dim, slots: m.counts.slots });
-  } finally {
-    await fh.close();
-  }
   for (let s = 0; s < live.length; s++) {
     if ((live[s] === 1) !== arena.has(s)) throw corrupt(dir, rowsFile.name, `slot ${s} ${live[s] === 1 ? "has no sketched rows" : "has sketched rows but no document"}`);
   }

@@ -37,6 +37,9 @@ export function packedBytes(ranges: readonly ByteRange[]): number {
   return n;
 }
 
+/** The largest Uint8Array V8 allocates here (2^32 - 1 bytes on Node 20, 64-bit): the in-memory image's limit. */
+const MAX_MEMORY_IMAGE = 2 ** 32 - 1;
+
 export class MemoryBacking implements Backing {
   readonly kind = "memory";
   private buf: Uint8Array;
@@ -53,8 +56,15 @@ export class MemoryBacking implements Backing {
   }
 
   appendSync(bytes: Uint8Array): number {
-    if (this.end + bytes.byteLength > this.buf.byteLength) {
-      const next = new Uint8Array(Math.max(this.end + bytes.byteLength, this.buf.byteLength * 2));
+    const need = this.end + bytes.byteLength;
+    if (need > this.buf.byteLength) {
+      if (need > MAX_MEMORY_IMAGE) {
+        throw new M3Error(
+          ErrorCodes.OUT_OF_RANGE,
+          `An in-memory ColBERT store holds at most ${MAX_MEMORY_IMAGE} bytes of records (about ${Math.floor(MAX_MEMORY_IMAGE / 164_000)} documents of 160 int8 rows at dim 1024); this append needs ${need}. Save the index to a directory early in the build (save(dir) after the first batches): from then on records are appended to the data file on disk.`,
+        );
+      }
+      const next = new Uint8Array(Math.min(MAX_MEMORY_IMAGE, Math.max(need, this.buf.byteLength * 2)));
       next.set(this.buf.subarray(0, this.end));
       this.buf = next;
     }
