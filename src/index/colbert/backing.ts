@@ -30,10 +30,13 @@ export interface Backing {
   close(): Promise<void>;
 }
 
+/** `n` rounded up to a multiple of 8 (where the next range starts in a packed read buffer). */
+const pad8 = (n: number): number => (n + 7) & ~7;
+
 /** Bytes `read(ranges, into)` needs in `into`: each range's length rounded up to 8, summed. */
 export function packedBytes(ranges: readonly ByteRange[]): number {
   let n = 0;
-  for (const r of ranges) n += (r.length + 7) & ~7;
+  for (const r of ranges) n += pad8(r.length);
   return n;
 }
 
@@ -133,7 +136,7 @@ export class FileBacking implements Backing {
       // Fresh buffers cost a page fault per 4 KiB on first touch (several times the read itself on
       // VMs); a caller-kept buffer is already resident.
       const buf = into === undefined ? new Uint8Array(r.length) : into.subarray(at, at + r.length);
-      at += (r.length + 7) & ~7;
+      at += pad8(r.length);
       let done = 0;
       while (done < r.length) {
         const { bytesRead } = await this.fh.read(buf, done, r.length - done, r.offset + done);
@@ -166,7 +169,7 @@ export class FileBacking implements Backing {
 
 /**
  * A read buffer kept between reads of one owner (a store): `read(ranges, into)` then touches no
- * fresh memory. One user at a time: `take` returns undefined while another holds it, and that
+ * fresh memory. One user at a time: `claim` returns false while another holds it, and that
  * caller reads into fresh buffers. Grows geometrically; never shrinks below what was needed.
  */
 export class ReadBuffer {
