@@ -13,6 +13,7 @@ import { checkMclsRoom } from "./mcls.js";
 import { deviceLabel } from "./providers.js";
 import { headLimits, loadStateDict } from "./pt/state-dict.js";
 import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
+import { createEncoderSession } from "./fused-load.js";
 import { createSession, inputTypes, outputLastDim, sessionOptions, type Session } from "./session.js";
 
 /** What was loaded, for callers and logs. */
@@ -36,6 +37,8 @@ export interface EncoderInfo {
   device: string;
   /** Content tokens per `<s>` when MCLS is on (`mcls: true`), else undefined. */
   mclsStep: number | undefined;
+  /** Attention blocks rewritten to onnxruntime's fused MultiHeadAttention at load (0: none; see `fusedAttention`). */
+  fusedAttentionBlocks: number;
 }
 
 export interface LoadedModel {
@@ -46,6 +49,7 @@ export interface LoadedModel {
 
 interface ModelConfig {
   hidden_size?: number;
+  num_attention_heads?: number;
   max_position_embeddings?: number;
   pad_token_id?: number;
 }
@@ -73,7 +77,7 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
   if (o.variant !== "fp32" || basename(dirname(files.graph)) === "onnx") await requireHeads(files);
   const [tokenizer, config] = await Promise.all([M3Tokenizer.load(files.tokenizer), readConfig(files.config)]);
   const opts = sessionOptions(o);
-  const session = await createSession(files.graph, opts);
+  const { session, fusedBlocks } = await createEncoderSession(files.graph, opts, o, num(config.num_attention_heads));
   const used = [files.graph, files.tokenizer, ...(files.config ? [files.config] : [])];
   const padId = num(config.pad_token_id) ?? tokenizer.special.pad;
   const s = tokenizer.special;
@@ -130,6 +134,7 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     executionProviders: o.executionProviders.map((p) => p.name),
     device: deviceLabel(o.executionProviders[0]!),
     mclsStep: o.mcls ? o.mclsStep : undefined,
+    fusedAttentionBlocks: fusedBlocks,
   };
   o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
   return { runner, tokenizer, info };

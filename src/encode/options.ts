@@ -56,6 +56,15 @@ export interface M3EncoderOptions {
   mcls?: boolean;
   /** Content tokens per `<s>` with `mcls`. @default 256 */
   mclsStep?: number;
+  /**
+   * Rewrite the encoder graph's attention at load into onnxruntime's fused MultiHeadAttention
+   * (fp32/int8 graphs with external or up to 768 MiB of inline weights, when the pattern is found;
+   * `info.fusedAttentionBlocks` says how many blocks). A pass without padding (one text, or
+   * texts of one length) then takes the CPU kernel's flash path, whose attention memory is
+   * linear in L; padded passes materialise the scores once. false loads the graph as it is.
+   * @default true
+   */
+  fusedAttention?: boolean;
   /** Maximum texts in one forward pass. @default 64 */
   maxBatchSize?: number;
   /** onnxruntime intra-op threads. @default os.availableParallelism() */
@@ -138,6 +147,8 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
   if (typeof mcls !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `mcls must be true or false; got ${describe(mcls)}.`);
   const mclsStep = checkInt("mclsStep", options.mclsStep ?? MCLS_STEP, 1, MAX_TOKENS);
   if (mcls) checkMclsRoom(maxLength, mclsStep, "the maxLength option");
+  const fusedAttention = options.fusedAttention ?? true;
+  if (typeof fusedAttention !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fusedAttention must be true or false; got ${describe(fusedAttention)}.`);
   const attentionBudget = checkInt("attentionBudget", options.attentionBudget ?? DEFAULT_ATTENTION_BUDGET, 4, 2 ** 52);
   checkAttentionRoom(maxLength, attentionBudget, "the maxLength option");
   return {
@@ -148,6 +159,7 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
     mclsStep,
     batchTokens: checkInt("batchTokens", options.batchTokens ?? 16384, 2, 1 << 30),
     attentionBudget,
+    fusedAttention,
     maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
     intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
     graphOptimizationLevel: level,
