@@ -280,8 +280,9 @@ interface LongResult {
   variant: "fp32" | "int8";
   /** Attention blocks fused at load (0 with --unfused). */
   fusedAttentionBlocks: number;
-  /** Peak RSS minus RSS after load: what the encode call added. */
-  peakAboveLoadMiB: number;
+  /** Peak RSS during the encode call (VmHWM reset after load; Linux only), and that minus the RSS after load. */
+  encodePeakRssMiB: number | undefined;
+  encodeAboveLoadMiB: number | undefined;
   texts: number;
   tokensPerText: number;
   batchTokens: number;
@@ -333,6 +334,8 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
   const loadSeconds = (now() - t0) / 1000;
   const rssAfterLoadMiB = rssMiB();
   const peakAfterLoadMiB = peakRssMiB();
+  // Linux: reset the peak-RSS mark (VmHWM) so the encode call's own peak is read apart from the load's.
+  const hwmReset = resetPeakRss();
   const plan = planBatches(lengths, batchTokens, MAX_BATCH);
   const largest = plan.reduce((a, b) => (b.items.length * b.length > a.items.length * a.length ? b : a));
   log(`long: ${n} × ${tokens} tokens, batchTokens ${batchTokens}: ${plan.length} passes, largest ${largest.items.length} × ${largest.length}; rss ${rssAfterLoadMiB} MiB after load`);
@@ -345,7 +348,8 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
   return {
     variant,
     fusedAttentionBlocks,
-    peakAboveLoadMiB: peakRssMiB() - rssAfterLoadMiB,
+    encodePeakRssMiB: hwmReset ? vmHwmMiB() : undefined,
+    encodeAboveLoadMiB: hwmReset ? vmHwmMiB() - rssAfterLoadMiB : undefined,
     texts: n,
     tokensPerText: lengths[0]!,
     batchTokens,
@@ -358,6 +362,20 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
     seconds: round(seconds, 1),
     peakRssMiB: peakRssMiB(),
   };
+}
+
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function vmHwmMiB(): number {
+  const m = /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
 function spawnResult<T>(label: string, args: string[]): Promise<T> {
