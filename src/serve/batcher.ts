@@ -127,9 +127,24 @@ export class EncodeScheduler {
     }
     const group = g;
     return new Promise<M3Encoding[]>((resolve, reject) => {
-      group.jobs.push({ texts, tokens, signal, resolve, reject });
+      const job: Job = { texts, tokens, signal, resolve, reject };
+      group.jobs.push(job);
       group.tokens += tokens;
       group.texts += texts.length;
+      // A client that goes away while its texts wait leaves the group at once (its tokens are freed).
+      signal?.addEventListener(
+        "abort",
+        () => {
+          const at = group.jobs.indexOf(job);
+          if (at < 0 || this.groups.get(k) !== group) return; // already sent
+          group.jobs.splice(at, 1);
+          group.tokens -= tokens;
+          group.texts -= texts.length;
+          this.metrics.cancelled.inc({}, texts.length);
+          reject(aborted());
+        },
+        { once: true },
+      );
       if (group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
         group.due = true;
         this.pump();
