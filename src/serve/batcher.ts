@@ -7,8 +7,9 @@
  *
  * Batching: admitted requests with the same outputs and maxLength join one pending group; a group
  * goes to the encoder (one `encode` call, which packs the texts of all its requests into its own
- * length-sorted token-budget batches) when it holds `batchTokens` tokens or `maxBatchSize`
- * texts, or `windowMs` after its first request, and while at most two encoder calls are in flight
+ * length-sorted token-budget batches) at once when the encoder is idle, else when it holds
+ * `batchTokens` tokens or `maxBatchSize` texts, or `windowMs` after its first request — and only
+ * while at most two encoder calls are in flight
  * (one running, one waiting): a group that would wait behind more keeps filling instead. Each
  * request gets its own rows back. A request whose signal aborts (client gone, timeout) before its
  * group is sent is dropped from it; once sent, its texts are encoded and the answer is discarded.
@@ -145,7 +146,8 @@ export class EncodeScheduler {
         },
         { once: true },
       );
-      if (group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
+      // An idle encoder takes the group at once (no wait at low load); a busy one lets it fill.
+      if (this.calls === 0 || group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
         group.due = true;
         this.pump();
       } else if (group.timer === undefined) {
