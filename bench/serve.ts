@@ -1,12 +1,12 @@
 /**
  * `m3 serve` throughput on loopback, and a bounded soak.
- *   npx tsx bench/serve.ts [--model <dir>] [--seconds 4] [--soak-seconds 0] [--json out.json]
+ *   npx tsx bench/serve.ts [--model <dir>] [--seconds 4] [--rounds 1] [--soak-seconds 0] [--json out.json]
  *
  * Throughput: clients send POST /v1/embeddings (4 texts of 8..120 words, base64) back to back at
  * concurrency 1, 4, 16, 64, to a server with and without cross-request batching; requests/s,
  * tokens/s, p50/p99 latency, and the share of the bare encoder's tokens/s (the same texts in
- * one encode call per 64). Server and clients share this process (and its 2 cores here), so the
- * client's own cost is inside the numbers. Variants alternate: off, on, off, on ... per concurrency.
+ * one encode call per 64), measured just before each concurrency level. Server and clients share
+ * this process (and its 2 cores here), so the client's own cost is inside the numbers.
  *
  * Soak (`--soak-seconds N`): 16 clients of mixed traffic — embeddings, encode, rerank, search,
  * bad requests (expected 400), clients that disconnect right after sending — for N seconds;
@@ -28,6 +28,7 @@ function arg(name: string, def: string): string {
 const MODEL = arg("--model", join(import.meta.dirname, "../test/fixtures/models/encoder-only"));
 const SECONDS = Number(arg("--seconds", "4"));
 const SOAK = Number(arg("--soak-seconds", "0"));
+const ROUNDS = Number(arg("--rounds", "1"));
 const JSON_OUT = arg("--json", "");
 
 const WORDS = "bread dough rises because yeast eats sugar and makes gas the quick brown fox jumps over a lazy dog tokyo is the capital of japan sourdough starter flour water salt oven heat crust crumb".split(" ");
@@ -88,22 +89,29 @@ async function throughput(encoder: M3Encoder): Promise<Record<string, unknown>> 
     on: await createM3Server({ encoder, port: 0 }),
   };
   await Promise.all([servers.off.ready(), servers.on.ready()]);
-  const bareTps = await bare(encoder);
+  // Each concurrency level: the bare encoder, then off, then on, ROUNDS times; a share is
+  // against the bare run just before it (the load of this shared machine drifts).
   const rows: Array<Record<string, number | string>> = [];
-  for (const c of [1, 4, 16, 64]) {
-    for (const v of ["off", "on"] as const) {
-      const r = await load(servers[v], c);
-      rows.push({ concurrency: c, batching: v, ...r, share: r.tps / bareTps, load1: loadavg()[0]! });
+  const bares: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of [1, 4, 16, 64]) {
+      const bareTps = await bare(encoder);
+      bares.push(bareTps);
+      for (const v of ["off", "on"] as const) {
+        const r = await load(servers[v], c);
+        rows.push({ round, concurrency: c, batching: v, ...r, bareTps, share: r.tps / bareTps, load1: loadavg()[0]! });
+      }
     }
   }
-  const bareAfter = await bare(encoder);
+  const bareTps = Math.min(...bares);
+  const bareAfter = Math.max(...bares);
   await servers.off.close();
   await servers.on.close();
   const out = [
-    `bare encoder: ${bareTps.toFixed(0)} tokens/s before, ${bareAfter.toFixed(0)} after (share uses the first); load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`,
-    "| concurrency | batching | requests/s | tokens/s | p50 ms | p99 ms | share of bare tokens/s | errors | load1 |",
-    "|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r["concurrency"]} | ${r["batching"]} | ${(r["rps"] as number).toFixed(0)} | ${(r["tps"] as number).toFixed(0)} | ${(r["p50"] as number).toFixed(1)} | ${(r["p99"] as number).toFixed(1)} | ${((r["share"] as number) * 100).toFixed(0)}% | ${r["errors"]} | ${(r["load1"] as number).toFixed(2)} |`),
+    `bare encoder: ${bareTps.toFixed(0)}..${bareAfter.toFixed(0)} tokens/s over the runs; load at the end ${loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    "| round | concurrency | batching | requests/s | tokens/s | p50 ms | p99 ms | share of bare tokens/s | errors | load1 |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r["round"]} | ${r["concurrency"]} | ${r["batching"]} | ${(r["rps"] as number).toFixed(0)} | ${(r["tps"] as number).toFixed(0)} | ${(r["p50"] as number).toFixed(1)} | ${(r["p99"] as number).toFixed(1)} | ${((r["share"] as number) * 100).toFixed(0)}% | ${r["errors"]} | ${(r["load1"] as number).toFixed(2)} |`),
     `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
   ];
   process.stdout.write(out.join("\n") + "\n");
