@@ -64,3 +64,12 @@ export type { M3VectorStoreArgs, M3AddOptions, M3DeleteParams, M3MmrSearchOption
 export { M3VectorStoreRetriever } from "./langchain/vectorstore-retriever.js";
 export { MMR_DEFAULTS, type MmrSimilarity } from "./langchain/mmr.js";
 export { M3_SCORES_KEY, type M3Scores } from "./langchain/documents.js";
+
+// Serving over HTTP (`m3 serve`) and its clients
+export { createM3Server, M3Server, isLoopback } from "./serve/index.js";
+export type { M3ServerOptions, M3ServerLimits, M3ServerBatching } from "./serve/index.js";
+export { rerankEncodings, type RerankResult } from "./math/rerank.js";
+export { M3RemoteEmbeddings } from "./langchain/remote.js";
+export type { M3RemoteEmbeddingsParams, RemoteCallOptions } from "./langchain/remote.js";
+export type { RemoteOptions } from "./langchain/remote-http.js";
+export { M3Reranker, RELEVANCE_SCORE_KEY, type M3RerankerOptions } from "./langchain/reranker.js";
