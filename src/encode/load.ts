@@ -2,6 +2,7 @@
  * Loads a model folder: finds its files, reads the tokenizer and config, creates the
  * onnxruntime session(s) and, for encoder-only layouts, builds the head graph from the .pt files.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, relative } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
@@ -36,6 +37,8 @@ export interface EncoderInfo {
   device: string;
   /** Content tokens per `<s>` when MCLS is on (`mcls: true`), else undefined. */
   mclsStep: number | undefined;
+  /** Encoder-only layouts: sha256 of the two head files (see `ModelFingerprint.headsSha256`). */
+  headsSha256?: string;
 }
 
 export interface LoadedModel {
@@ -80,6 +83,7 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
   const drop = new Set([s.cls, s.pad, s.sep, s.unk]);
   let runner: BatchRunner;
   let hidden: number | undefined;
+  let headsSha256: string | undefined;
   const kind = classifyOutputs(session.outputNames);
   try {
     if (kind === undefined) throw unknownGraph(files, session.outputNames);
@@ -102,6 +106,7 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
       ]);
       runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, both, sparseOnly, padId, drop);
       used.push(pts.sparsePt, pts.colbertPt);
+      headsSha256 = await hashFiles([pts.sparsePt, pts.colbertPt]);
     } else {
       const names = THREE_HEAD_OUTPUTS[kind];
       hidden = num(config.hidden_size) ?? outputLastDim(session, names.dense);
@@ -130,9 +135,17 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     executionProviders: o.executionProviders.map((p) => p.name),
     device: deviceLabel(o.executionProviders[0]!),
     mclsStep: o.mcls ? o.mclsStep : undefined,
+    ...(headsSha256 === undefined ? {} : { headsSha256 }),
   };
   o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
   return { runner, tokenizer, info };
+}
+
+/** sha256 of the files' bytes in order (the head files: a few MB at most, bounded by loadStateDict). */
+async function hashFiles(paths: string[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const p of paths) h.update(await readFile(p));
+  return h.digest("hex");
 }
 
 /** MCLS needs per-token hidden states (encoder-only) and room for an inserted `<s>`. */
