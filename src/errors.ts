@@ -53,6 +53,10 @@ export const ErrorCodes = {
   OVERLOADED: "OVERLOADED",
   /** A request or a remote call took longer than its timeout. */
   TIMEOUT: "TIMEOUT",
+  /** A fine-tuning pairs file is malformed (a line that is not JSON, a missing or empty text, a duplicate, invalid UTF-8, too few pairs); the message names the line. */
+  PAIRS_INVALID: "PAIRS_INVALID",
+  /** Fine-tuned heads failed a quality guard (e.g. they leave too many passages without lexical weights); nothing was written. */
+  HEADS_DEGENERATE: "HEADS_DEGENERATE",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -25,6 +25,10 @@ export type {
   QuantizeOptions, QuantizeResult, ScaleMode,
 } from "./encode/index.js";
 
+// Fine-tuning the sparse and ColBERT heads on a frozen encoder
+export { finetuneHeads, FINETUNE_DEFAULTS } from "./finetune/index.js";
+export type { FinetuneOptions, FinetuneResult, FinetuneProgress, FinetuneEpoch, EpochStats, TrainingPair, PerMode } from "./finetune/index.js";
+
 // The backend contract (the embedded index and the Postgres backend implement it) and the filter language
 export { parseFilter, matchesFilter } from "./backend/index.js";
 export type {

@@ -61,7 +61,9 @@ export class M3Encoder implements M3EncoderLike {
   /** Identifies the model; loads it when needed. */
   async fingerprint(): Promise<ModelFingerprint> {
     const m = await this.loaded();
-    return { layout: m.info.layout, hiddenSize: m.info.hiddenSize, vocabSize: m.info.vocabSize, tokenizerSha256: m.tokenizer.sha256 };
+    const fp: ModelFingerprint = { layout: m.info.layout, hiddenSize: m.info.hiddenSize, vocabSize: m.info.vocabSize, tokenizerSha256: m.tokenizer.sha256 };
+    if (m.info.headsSha256 !== undefined) fp.headsSha256 = m.info.headsSha256;
+    return fp;
   }
 
   /** Token ids per text (`<s> … </s>` included), truncated to `maxLength`. */

@@ -106,6 +106,10 @@ export function checkFingerprint(stored: ModelFingerprint, given: ModelFingerpri
   for (const key of ["layout", "hiddenSize", "vocabSize", "tokenizerSha256"] as const) {
     if (stored[key] !== given[key]) diffs.push(`${key}: index ${String(stored[key])}, encoder ${String(given[key])}`);
   }
+  // The heads' hash: compared when both have one (indexes written before it existed carry none).
+  if (stored.headsSha256 !== undefined && given.headsSha256 !== undefined && stored.headsSha256 !== given.headsSha256) {
+    diffs.push(`headsSha256 (sparse_linear.pt + colbert_linear.pt): index ${stored.headsSha256.slice(0, 12)}, encoder ${given.headsSha256.slice(0, 12)}`);
+  }
   if (diffs.length > 0) {
     throw new M3Error(
       ErrorCodes.INDEX_MODEL_MISMATCH,

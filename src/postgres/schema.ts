@@ -86,7 +86,8 @@ function createSql(n: Names, o: ResolvedPgOptions): string[] {
 }
 
 function sameFingerprint(a: ModelFingerprint, b: ModelFingerprint): boolean {
-  return a.layout === b.layout && a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.tokenizerSha256 === b.tokenizerSha256;
+  const heads = a.headsSha256 === undefined || b.headsSha256 === undefined || a.headsSha256 === b.headsSha256;
+  return heads && a.layout === b.layout && a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.tokenizerSha256 === b.tokenizerSha256;
 }
 
 function fp(f: ModelFingerprint): string {
