@@ -46,10 +46,12 @@ export { M3PostgresBackend, PG_DEFAULTS } from "./postgres/index.js";
 export type { M3PostgresOptions, PgHnswOptions, PgVectorType } from "./postgres/index.js";
 
 // Retrieval
-export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
+export { search, searchWithStats, SEARCH_DEFAULTS, HybridStore } from "./retrieve/index.js";
+export { M3HybridStore, openStore } from "./open.js";
+export type { M3HybridStoreOptions, M3HybridStoreLoadOptions, OpenStoreOptions } from "./open.js";
 export type {
   SearchHit, SearchStats, SearchOptions, SearchMode, FusionMethod, MetadataFilter, FilterValue,
-  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions, AddOptions, ProgressEvent, StoreOptions,
+  DocumentInput, AddOptions, ProgressEvent, StoreOptions,
 } from "./retrieve/index.js";
 
 // LangChain adapters

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { search } from "../src/retrieve/search.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { bruteSearch } from "./helpers/brute.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 import { memoryColbertFactory } from "./helpers/memory-colbert.js";

@@ -16,6 +16,7 @@
  */
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding, ModelFingerprint } from "../types.js";
+import type { StoredDocument } from "./document.js";
 import type { Filter, MetadataFilter } from "./filter.js";
 
 /** A filter as a caller writes it, or as `parseFilter` returned it. */
@@ -27,12 +28,7 @@ export type SearchMode = "dense" | "sparse" | "colbert";
 /** A first stage that can nominate candidates: dense (ANN or scan) and sparse (inverted lists). */
 export type CandidateSource = "dense" | "sparse";
 
-/** A stored document. `metadata` is a plain JSON object (see `checkMetadata`). */
-export interface StoredDocument {
-  id: string;
-  pageContent: string;
-  metadata: Record<string, unknown>;
-}
+export type { StoredDocument };
 
 /** A document with its encoding, as a backend takes it. */
 export interface BackendEntry {

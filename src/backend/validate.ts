@@ -1,6 +1,6 @@
 /** Checks shared by every backend: ids, documents, encodings and queries of the right shapes. */
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3Encoding, MultiVector, SparseVector } from "../types.js";
+import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
 import { describe } from "../util/validate.js";
 
 function invalid(message: string, details?: Record<string, unknown>): M3Error {
@@ -200,5 +200,20 @@ export function checkIds(ids: unknown, where: string): string[] {
 export function checkSignal(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) {
     throw new M3Error(ErrorCodes.ABORTED, `${what} was aborted by the caller's AbortSignal; nothing was changed by the aborted step.`, { cause: signal.reason });
+  }
+}
+
+/** Throws INDEX_MODEL_MISMATCH when the index was built with a different model. */
+export function checkFingerprint(stored: ModelFingerprint, given: ModelFingerprint, dir: string): void {
+  const diffs: string[] = [];
+  for (const key of ["layout", "hiddenSize", "vocabSize", "tokenizerSha256"] as const) {
+    if (stored[key] !== given[key]) diffs.push(`${key}: index ${String(stored[key])}, encoder ${String(given[key])}`);
+  }
+  if (diffs.length > 0) {
+    throw new M3Error(
+      ErrorCodes.INDEX_MODEL_MISMATCH,
+      `The index in ${dir} was built with a different model (${diffs.join("; ")}). Load it with the model it was built with, or rebuild it with this one.`,
+      { details: { stored, given } },
+    );
   }
 }
