@@ -173,7 +173,14 @@ export function checkDocEncoding(e: M3Encoding | undefined, denseDim: number, co
   };
 }
 
-/** A query encoding carrying (valid) outputs for every mode in `need`; the others are dropped. */
+/** Query encodings `checkQuery` returned, with the dimensions they were checked at: a plan's query is checked once. */
+const checkedQueries = new WeakMap<object, { denseDim: number; colbertDim: number }>();
+
+/**
+ * A query encoding carrying (valid) outputs for every mode in `need`; the others are dropped.
+ * An encoding this function returned is not checked again (at the same dimensions), so the
+ * plan's query passes each backend primitive without a second validation.
+ */
 export function checkQuery(e: unknown, need: ReadonlySet<string>, denseDim: number, colbertDim: number): M3Encoding {
   if (e === null || typeof e !== "object") throw invalid(`The query must be an M3Encoding; got ${describe(e)}.`);
   const q = e as M3Encoding;
@@ -181,12 +188,16 @@ export function checkQuery(e: unknown, need: ReadonlySet<string>, denseDim: numb
   if (missing.length > 0) {
     throw invalid(`The query encoding lacks ${missing.join(", ")}, needed by modes ${[...need].join(", ")}. Encode the query with those outputs.`);
   }
-  return {
+  const seen = checkedQueries.get(q);
+  const again = seen !== undefined && seen.denseDim === denseDim && seen.colbertDim === colbertDim;
+  const out: M3Encoding = {
     tokenCount: q.tokenCount,
-    dense: need.has("dense") ? checkDense(q.dense, denseDim, "query.dense") : undefined,
-    sparse: need.has("sparse") ? checkSparse(q.sparse, "query.sparse") : undefined,
-    colbert: need.has("colbert") ? checkColbert(q.colbert, colbertDim, "query.colbert") : undefined,
+    dense: !need.has("dense") ? undefined : again ? q.dense : checkDense(q.dense, denseDim, "query.dense"),
+    sparse: !need.has("sparse") ? undefined : again ? q.sparse : checkSparse(q.sparse, "query.sparse"),
+    colbert: !need.has("colbert") ? undefined : again ? q.colbert : checkColbert(q.colbert, colbertDim, "query.colbert"),
   };
+  checkedQueries.set(out, { denseDim, colbertDim });
+  return out;
 }
 
 /** Ids for a lookup or delete: an array of non-empty strings. */

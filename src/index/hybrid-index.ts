@@ -75,7 +75,7 @@ export class HybridIndex implements RetrievalBackend {
     this.sparse = parts.sparse;
     this.colbert = parts.colbert;
     this.sketch = parts.sketch;
-    this.capabilities = Object.freeze({ predicateFilters: true, save: true, colbertTiers: parts.sketch !== undefined });
+    this.capabilities = Object.freeze({ predicateFilters: true, save: true, multiVectorStage: parts.sketch !== undefined, approximateColbert: parts.sketch !== undefined, colbertTiers: parts.sketch !== undefined });
     this.generation = parts.generation;
     this.location = parts.location;
   }

@@ -18,7 +18,8 @@ import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3Encoding, M3EncoderLike } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
 import { resolveSearch, type SearchOptions } from "./options.js";
-import { searchWithStats, type SearchHit, type SearchStats } from "./search.js";
+import { planSearch } from "./plan.js";
+import { executePlan, type SearchHit, type SearchStats } from "./search.js";
 
 /** A document to add: text, optional metadata, optional id (`Document.id` is honoured). */
 export interface DocumentInput {
@@ -174,7 +175,7 @@ export class HybridStore {
     const encodeMs = performance.now() - t0;
     if (q === undefined) throw new M3Error(ErrorCodes.INFERENCE_ERROR, "The encoder returned no encoding for the query.");
     checkSignal(options?.signal, "search");
-    const r = await searchWithStats(this.backend, q, merged);
+    const r = await executePlan(this.backend, planSearch(this.backend, q, o), { signal: options?.signal });
     return { hits: r.hits, stats: { ...r.stats, encodeMs } };
   }
 
