@@ -34,7 +34,9 @@ export { parseFilter, matchesFilter } from "./backend/index.js";
 export type {
   RetrievalBackend, BackendEntry, StoredDocument, UpsertResult, CallOptions, CandidateRequest, CandidatePool,
   CandidateStats, ScoredCandidates, BackendInfo, BackendCapabilities, CandidateSource, Filter, FilterOperators,
+  AnyFilter, SearchPlan,
 } from "./backend/index.js";
+export { checkId, checkIds, checkMetadata, checkDocEncoding, checkQuery, checkSignal, checkFingerprint } from "./backend/index.js";
 
 // Index (dense HNSW + sparse inverted lists + ColBERT store) and persistence
 export { HybridIndex, DENSE_DEFAULTS, saveIndex, loadIndex } from "./index/index.js";
@@ -50,10 +52,12 @@ export { M3PostgresBackend, PG_DEFAULTS } from "./postgres/index.js";
 export type { M3PostgresOptions, PgHnswOptions, PgVectorType } from "./postgres/index.js";
 
 // Retrieval
-export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
+export { search, searchWithStats, executePlan, planSearch, SEARCH_DEFAULTS, HybridStore } from "./retrieve/index.js";
+export { M3HybridStore, openStore } from "./open.js";
+export type { M3HybridStoreOptions, M3HybridStoreLoadOptions, OpenStoreOptions } from "./open.js";
 export type {
   SearchHit, SearchStats, SearchOptions, SearchMode, FusionMethod, MetadataFilter, FilterValue,
-  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions, AddOptions, ProgressEvent, StoreOptions,
+  DocumentInput, AddOptions, ProgressEvent, StoreOptions,
 } from "./retrieve/index.js";
 
 // LangChain adapters

@@ -2,7 +2,7 @@
 import type { RetrievalBackend } from "../backend/types.js";
 import type { M3Encoder } from "../encode/encoder.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3PostgresOptions } from "../postgres/options.js";
+import type { M3PostgresOptions } from "../open.js";
 import type { StoreOptions } from "../retrieve/hybrid-store.js";
 import type { Logger } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";

@@ -7,8 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ErrorCodes, isM3Error, M3Error } from "../errors.js";
-import { M3PostgresBackend } from "../postgres/backend.js";
-import { M3HybridStore } from "../retrieve/hybrid-store.js";
+import { type M3HybridStore, openStore } from "../open.js";
 import { ApiKeyCheck } from "./auth.js";
 import { EncodeScheduler } from "./batcher.js";
 import { parseJsonObject, readBody } from "./body.js";
@@ -65,11 +64,9 @@ export class M3Server {
     const o = this.options;
     await o.encoder.load();
     const enc = this.scheduler.asEncoderLike();
-    if (o.index !== undefined) this.store = await M3HybridStore.load(o.index, enc, o.store);
-    else if (o.postgres !== undefined) {
-      const backend = await M3PostgresBackend.connect({ ...o.postgres, fingerprint: await o.encoder.fingerprint() });
-      this.store = await M3HybridStore.fromBackend(enc, backend, o.store);
-    } else if (o.backend !== undefined) this.store = await M3HybridStore.fromBackend(enc, o.backend, o.store);
+    if (o.index !== undefined) this.store = await openStore(enc, { ...o.store, directory: o.index });
+    else if (o.postgres !== undefined) this.store = await openStore(enc, { ...o.store, postgres: o.postgres });
+    else if (o.backend !== undefined) this.store = await openStore(enc, { ...o.store, backend: o.backend });
     this.isReady = true;
   }
 

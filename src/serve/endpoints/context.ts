@@ -1,5 +1,5 @@
 /** What every endpoint handler gets: the scheduler, the store (when one was given), the options, and the request's signal. */
-import type { M3HybridStore } from "../../retrieve/hybrid-store.js";
+import type { M3HybridStore } from "../../open.js";
 import type { EncodeScheduler } from "../batcher.js";
 import type { Body } from "../fields.js";
 import type { ResolvedServerOptions } from "../options.js";

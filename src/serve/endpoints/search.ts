@@ -1,6 +1,6 @@
 /** `POST /v1/search` over the server's index or collection, and the `/v1/documents` writes (key + `writable` only). */
 import { ErrorCodes, M3Error } from "../../errors.js";
-import type { M3HybridStore } from "../../retrieve/hybrid-store.js";
+import type { M3HybridStore } from "../../open.js";
 import type { FusionMethod, MetadataFilter, SearchMode } from "../../retrieve/options.js";
 import type { SearchHit } from "../../retrieve/search.js";
 import { describe } from "../../util/validate.js";
