@@ -1,19 +1,11 @@
 /** The seeded held-out split (whole pages when pairs name one) and the batches of an epoch. */
 import { ErrorCodes, M3Error } from "../errors.js";
+import { mulberry32 } from "../math/rng.js";
 import type { Batch } from "./batch.js";
 import type { ReadPair } from "./pairs.js";
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the split and the epochs draw from. */
+export const rng = mulberry32;
 
 export function shuffle<T>(items: T[], rand: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
