@@ -94,7 +94,7 @@ function m3(args: string[]): void {
 const WARNING = [
   "┌──────────────────────────────────────────────────────────────────────────────┐",
   "│ NO BGE-M3 MODEL FOUND: this run uses a SMALL MODEL TRAINED BY THIS REPOSITORY │",
-  "│ (data/manpages/model: 2 layers, hidden 64, ~10 min of CPU training on Debian  │",
+  "│ (data/manpages/model: 2 layers, hidden 64, 17 min of CPU training on Debian   │",
   "│ man pages, scripts/train). It is NOT BGE-M3: it only knows man-page language, │",
   "│ so the demo searches held-out man pages (never seen in training) instead of   │",
   "│ the sample corpus. For BGE-M3 (~2.3 GB): node dist/cli/main.js download       │",
