@@ -17,7 +17,7 @@ import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { M3Encoder } from "../src/encode/encoder.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { createM3Server, type M3Server } from "../src/serve/index.js";
 import { Rng } from "./lib/rng.js";
 
