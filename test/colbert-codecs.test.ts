@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { randomMatrix, SynthCorpus } from "../bench/lib/colbert-synth.js";
-import { bytesPerToken } from "../src/index/colbert/codec.js";
-import { createCodec } from "../src/index/colbert/codecs.js";
-import { crc32, crc32Js } from "../src/index/colbert/crc32.js";
+import { bytesPerToken } from "../src/multivector/codec/codec.js";
+import { createCodec } from "../src/multivector/codec/codecs.js";
+import { crc32, crc32Js } from "../src/util/crc32.js";
 import { fromHalfBits, toHalfBits } from "../src/math/half.js";
-import { maxSimSumF32 } from "../src/index/colbert/kernels.js";
-import { poolTokens } from "../src/index/colbert/pool.js";
+import { maxSimSumF32 } from "../src/multivector/maxsim/kernels.js";
+import { poolTokens } from "../src/multivector/pool.js";
 import { colbertScore } from "../src/math/scores.js";
 
 const CODECS = ["float32", "float16", "int8", "binary"] as const;

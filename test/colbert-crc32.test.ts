@@ -1,6 +1,6 @@
 /** CRC-32: the slicing-by-8 fallback and the native one against the textbook byte-at-a-time definition. */
 import { describe, expect, it } from "vitest";
-import { crc32, crc32Js } from "../src/index/colbert/crc32.js";
+import { crc32, crc32Js } from "../src/util/crc32.js";
 import { Rng } from "../bench/lib/rng.js";
 
 /** The reference: reflected CRC-32 (poly 0xEDB88320), init/xorout 0xFFFFFFFF, one byte per step. */

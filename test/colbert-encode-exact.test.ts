@@ -4,7 +4,7 @@
  * are kept here as the reference.
  */
 import { describe, expect, it } from "vitest";
-import { createCodec } from "../src/index/colbert/codecs.js";
+import { createCodec } from "../src/multivector/codec/codecs.js";
 import { toHalfBits } from "../src/math/half.js";
 import { Rng } from "../bench/lib/rng.js";
 

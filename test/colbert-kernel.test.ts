@@ -7,7 +7,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { randomMatrix } from "../bench/lib/colbert-synth.js";
-import { createOrtRowScorer } from "../src/encode/row-scorer.js";
+import { createOrtRowScorer } from "../src/multivector/maxsim/row-scorer.js";
 import { createColbertStore } from "../src/index/colbert/index.js";
 import type { ColbertCodecName, ColbertStore } from "../src/index/colbert/index.js";
 import { toHalfBits } from "../src/math/half.js";

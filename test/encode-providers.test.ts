@@ -11,7 +11,7 @@ import { describe, expect, it, vi } from "vitest";
 import { M3Encoder } from "../src/encode/encoder.js";
 import { checkProvidersAvailable, providerSupport, type ProviderSupport } from "../src/encode/provider-support.js";
 import { resolveProviders } from "../src/encode/providers.js";
-import { createOrtRowScorer } from "../src/encode/row-scorer.js";
+import { createOrtRowScorer } from "../src/multivector/maxsim/row-scorer.js";
 import { resolveEncoderOptions } from "../src/encode/options.js";
 import { INT8_DISABLED_OPTIMIZERS, sessionOptions } from "../src/encode/session.js";
 import { isM3Error, type ErrorCode } from "../src/errors.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { defaultColbertFactory } from "../src/index/default-colbert.js";
-import { nodeFs, type IndexFs } from "../src/index/fs.js";
+import { nodeFs, type IndexFs } from "../src/util/fs.js";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { loadIndex, saveIndex } from "../src/index/persist.js";
 import { search } from "../src/retrieve/search.js";

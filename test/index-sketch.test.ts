@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { colbertScore } from "../src/math/scores.js";
 import { DENSE_DEFAULTS } from "../src/index/options.js";
 import { SketchArena, PAGE_BYTES } from "../src/index/sketch/arena.js";
-import { createCountSketch, meanRow, sketchRows } from "../src/index/sketch/projection.js";
+import { createCountSketch, meanRow, sketchRows } from "../src/multivector/sketch/projection.js";
 import { ColbertSketch } from "../src/index/sketch/sketch.js";
 import type { MultiVector } from "../src/types.js";
 import { Rng, randomUnit } from "../bench/lib/rng.js";

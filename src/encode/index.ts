@@ -4,7 +4,6 @@ export type { EncoderInfo } from "./load.js";
 export type { LayoutKind } from "./layout.js";
 export { MAX_TOKENS, type M3EncoderOptions, type ModelVariant } from "./options.js";
 export { loadStateDict, parseStateDict, type FloatTensor } from "./pt/state-dict.js";
-export { createOrtRowScorer, type OrtRowScorerOptions } from "./row-scorer.js";
 export { PROVIDER_NAMES, type ExecutionProvider, type ProviderName, type CpuProvider, type DeviceProvider, type CoreMlProvider, type WebGpuProvider } from "./providers.js";
 export { providerSupport, onnxruntimeVersion, type ProviderSupport } from "./provider-support.js";
 export { quantizeModel, QUANTIZED_FILE, type QuantizeOptions, type QuantizeResult, type ScaleMode } from "./quantize.js";

@@ -3,6 +3,6 @@ export { HybridIndex, type IndexEntry, type DeleteResult, type IndexStats } from
 export type { IndexedDocument } from "./docs.js";
 export { DENSE_DEFAULTS, type DenseIndexOptions, type HybridIndexOptions } from "./options.js";
 export { saveIndex, loadIndex, type SaveOptions, type LoadOptions } from "./persist.js";
-export type { IndexFs } from "./fs.js";
+export type { IndexFs } from "../util/fs.js";
 export type { IndexManifest, ManifestFile } from "./manifest.js";
 export type { SparseTopK } from "./sparse.js";

@@ -21,10 +21,10 @@ import { describe } from "../util/validate.js";
 import type { ModelFingerprint } from "../types.js";
 import type { ColbertStore, ColbertStoreFactory, ColbertStoreOptions } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
-import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./codec.js";
+import { decodeDense, decodeDocs, decodeSparse, encodeDense, encodeDocs, encodeSparse } from "./parts-codec.js";
 import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
-import { crc32File, crc32Hex, nodeFs, sha256, sha256File, type IndexFs } from "./fs.js";
+import { crc32File, crc32Hex, nodeFs, sha256, sha256File, type IndexFs } from "../util/fs.js";
 import type { IndexParts } from "./parts.js";
 import {
   FORMAT_VERSION,

@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
 import { MemoryBacking, FileBacking } from "./backing.js";
-import { checkCodecName } from "./codec.js";
+import { checkCodecName } from "../../multivector/codec/codec.js";
 import { checkFileName } from "./files.js";
 import { OffsetTable } from "./offset-table.js";
 import { checkFileHeader, FILE_HEADER_BYTES, writeFileHeader } from "./record.js";
@@ -20,8 +20,8 @@ export type {
   ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertOpenOptions, ColbertStore, ColbertStoreOptions,
 } from "./types.js";
 export { obsoleteColbertFiles } from "./files.js";
-export { bytesPerToken } from "./codec.js";
-export { poolTokens } from "./pool.js";
+export { bytesPerToken } from "../../multivector/codec/codec.js";
+export { poolTokens } from "../../multivector/pool.js";
 export { DEFAULT_CODEC, DEFAULT_CACHE_BYTES, DEFAULT_KERNEL } from "./validate.js";
 
 /** Options of `createColbertStore`. */

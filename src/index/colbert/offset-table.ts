@@ -5,7 +5,7 @@
  * 8 reserved), then `count` float64 offsets, then `count` uint32 lengths.
  */
 import { ErrorCodes, M3Error } from "../../errors.js";
-import { crc32 } from "./crc32.js";
+import { crc32 } from "../../util/crc32.js";
 import { FORMAT_VERSION } from "./record.js";
 
 const OFFSETS_MAGIC = 0x4f43334d; // "M3CO"

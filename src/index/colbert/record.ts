@@ -10,8 +10,8 @@
  * (Float32Array, Uint16Array) work on them without copying.
  */
 import { ErrorCodes, M3Error } from "../../errors.js";
-import { CODEC_NAMES } from "./codec.js";
-import { crc32 } from "./crc32.js";
+import { CODEC_NAMES } from "../../multivector/codec/codec.js";
+import { crc32 } from "../../util/crc32.js";
 import type { ColbertCodecName } from "./types.js";
 
 export const FILE_MAGIC = 0x4443334d; // "M3CD"

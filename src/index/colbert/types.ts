@@ -21,19 +21,12 @@
  * `colbert-data.<g>.bin` and never deletes the old file itself.
  * One writer per directory: two stores opened on the same files must not both `put`.
  */
+import type { ColbertCodecName } from "../../multivector/codec/codec.js";
+import type { ColbertKernel } from "../../multivector/maxsim/kernels.js";
 import type { MultiVector } from "../../types.js";
 
-/** Storage precision of ColBERT matrices. `binary` keeps 1 bit per dimension (sign). */
-export type ColbertCodecName = "float32" | "float16" | "int8" | "binary";
+export type { ColbertCodecName, ColbertKernel };
 
-/**
- * How `score` computes MaxSim: `"onnxruntime"` packs the candidates' stored rows into blocks
- * and runs `Q · Dᵀ` as an onnxruntime Gemm (one small session, created on first use), then
- * takes each document's row maxima; `"js"` runs register-blocked loops in JavaScript (no
- * native session; ~50× slower at dim 1024). The `binary` codec always uses its JavaScript
- * lookup-table kernel.
- */
-export type ColbertKernel = "onnxruntime" | "js";
 
 export interface ColbertStoreOptions {
   /**

@@ -2,7 +2,7 @@
 import { ErrorCodes, M3Error } from "../../errors.js";
 import type { MultiVector } from "../../types.js";
 import { checkInt, checkNumber, describe } from "../../util/validate.js";
-import { checkCodecName } from "./codec.js";
+import { checkCodecName } from "../../multivector/codec/codec.js";
 import type { ColbertCodecName, ColbertKernel, ColbertOpenOptions, ColbertStoreOptions } from "./types.js";
 
 export const DEFAULT_CODEC: ColbertCodecName = "int8";

@@ -12,8 +12,8 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { ErrorCodes, M3Error } from "../../errors.js";
-import { crc32 } from "../colbert/crc32.js";
-import { crcHex } from "../fs.js";
+import { crc32 } from "../../util/crc32.js";
+import { crcHex } from "../../util/fs.js";
 
 export const PAGE_BYTES = 64 * 1024 * 1024;
 const COMPACT_MIN_BYTES = 16 * 1024 * 1024;

@@ -11,19 +11,16 @@
  * The sketch is a function of the rows alone (data-oblivious, seeded), so documents can be
  * added one at a time and nothing is trained.
  */
-import { createOrtRowScorer } from "../../encode/row-scorer.js";
 import type { MultiVector, RowScorer } from "../../types.js";
-import { BlockMaxSim, BlockScratch } from "../colbert/rows.js";
-import type { ColbertKernel } from "../colbert/types.js";
-import { createInt8Codec } from "../colbert/codec-int8.js";
-import type { ColbertCodec } from "../colbert/codec.js";
+import { createInt8Codec } from "../../multivector/codec/codec-int8.js";
+import type { ColbertCodec } from "../../multivector/codec/codec.js";
+import type { ColbertKernel } from "../../multivector/maxsim/kernels.js";
+import { createOrtRowScorer } from "../../multivector/maxsim/row-scorer.js";
+import { BlockMaxSim, BlockScratch } from "../../multivector/maxsim/rows.js";
+import { SKETCH_SEED, createCountSketch, meanRow, sketchRows, type CountSketch } from "../../multivector/sketch/projection.js";
 import { DenseIndex } from "../dense.js";
 import type { ResolvedDenseOptions } from "../options.js";
 import { SketchArena } from "./arena.js";
-import { createCountSketch, meanRow, sketchRows, type CountSketch } from "./projection.js";
-
-/** The seed of the count sketch (recorded in the manifest, so a future change cannot mix sketches). */
-export const SKETCH_SEED = 0x5eed_c01b;
 
 export interface SketchParts {
   colbertDim: number;

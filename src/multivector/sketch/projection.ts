@@ -8,6 +8,9 @@
  * Pure and deterministic: (dim, sketchDim, seed) gives the same sketch everywhere.
  */
 
+/** The seed of the count sketch (recorded in the manifest, so a future change cannot mix sketches). */
+export const SKETCH_SEED = 0x5eed_c01b;
+
 export interface CountSketch {
   readonly dim: number;
   readonly sketchDim: number;

@@ -2,7 +2,7 @@
 import type { ColbertCodec, PreparedQuery } from "./codec.js";
 import { f32View } from "./codec.js";
 import { halfToFloat32, toHalfBits } from "../../math/half.js";
-import { maxSimSumF32 } from "./kernels.js";
+import { maxSimSumF32 } from "../maxsim/kernels.js";
 
 function prepareFloat(data: Float32Array, rows: number, dim: number): PreparedQuery {
   return { data, rows, dim };

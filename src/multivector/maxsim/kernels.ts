@@ -6,6 +6,15 @@
  * 0 when either side is empty.
  */
 
+/**
+ * How `score` computes MaxSim: `"onnxruntime"` packs the candidates' stored rows into blocks
+ * and runs `Q · Dᵀ` as an onnxruntime Gemm (one small session, created on first use), then
+ * takes each document's row maxima; `"js"` runs register-blocked loops in JavaScript (no
+ * native session; ~50× slower at dim 1024). The `binary` codec always uses its JavaScript
+ * lookup-table kernel.
+ */
+export type ColbertKernel = "onnxruntime" | "js";
+
 /** Float32 documents (`d` from `dOff`, row-major). */
 export function maxSimSumF32(q: Float32Array, qRows: number, d: Float32Array, dOff: number, dRows: number, dim: number): number {
   if (qRows === 0 || dRows === 0) return 0;

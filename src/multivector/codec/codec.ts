@@ -3,7 +3,9 @@
  * scores a query against a payload without materialising more than it must.
  */
 import { ErrorCodes, M3Error } from "../../errors.js";
-import type { ColbertCodecName } from "./types.js";
+
+/** Storage precision of ColBERT matrices. `binary` keeps 1 bit per dimension (sign). */
+export type ColbertCodecName = "float32" | "float16" | "int8" | "binary";
 
 /** A query made ready for one codec (e.g. with lookup tables for `binary`). */
 export interface PreparedQuery {

@@ -1,10 +1,9 @@
 /** The codec factory: one switch over the codec names. */
-import type { ColbertCodec } from "./codec.js";
+import type { ColbertCodec, ColbertCodecName } from "./codec.js";
 import { checkCodecName } from "./codec.js";
 import { createBinaryCodec } from "./codec-binary.js";
 import { createFloat16Codec, createFloat32Codec } from "./codec-float.js";
 import { createInt8Codec } from "./codec-int8.js";
-import type { ColbertCodecName } from "./types.js";
 
 /** A codec instance for `dim`-dimensional rows. Instances hold scratch buffers: one per store. */
 export function createCodec(name: ColbertCodecName, dim: number): ColbertCodec {

@@ -9,7 +9,7 @@
  * Cost: one Gram matrix of the window (n²/2 dot products); a merge then costs O(n), because
  * for cluster sums <a+b, c> = <a, c> + <b, c>, so cosines are updated from the Gram matrix.
  */
-import type { MultiVector } from "../../types.js";
+import type { MultiVector } from "../types.js";
 
 /** Rows clustered together at most; longer documents are pooled window by window. */
 export const POOL_WINDOW = 256;

@@ -9,7 +9,7 @@
  * (lut[v] = lut[v without its lowest bit] + 2·q[that bit]), 256 entries per byte position.
  */
 import type { ColbertCodec, PreparedQuery } from "./codec.js";
-import { maxSimSumF32 } from "./kernels.js";
+import { maxSimSumF32 } from "../maxsim/kernels.js";
 
 /** Lookup tables of a query (rows × nBytes × 256 floats). */
 export function buildByteLut(q: Float32Array, rows: number, dim: number): Float32Array {

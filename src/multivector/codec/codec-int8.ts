@@ -4,7 +4,7 @@
  */
 import type { ColbertCodec } from "./codec.js";
 import { f32View } from "./codec.js";
-import { maxSimSumI8 } from "./kernels.js";
+import { maxSimSumI8 } from "../maxsim/kernels.js";
 
 /** Smallest normal float32: a scale at least this large is within 2^-24 of max|x|/127. */
 const MIN_NORMAL_F32 = 1.1754943508222875e-38;

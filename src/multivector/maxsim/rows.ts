@@ -5,7 +5,7 @@
  * float32 scales, then `tokens · dim` codes.
  */
 import type { RowScorer, TokenRows } from "../../types.js";
-import type { ColbertCodecName } from "./types.js";
+import type { ColbertCodecName } from "../codec/codec.js";
 
 export type BlockCodec = Exclude<ColbertCodecName, "binary">;
 

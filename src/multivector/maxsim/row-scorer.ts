@@ -4,11 +4,11 @@
  * session per (row type, dim), created on first use.
  */
 import { availableParallelism } from "node:os";
-import { ErrorCodes, M3Error } from "../errors.js";
-import type { RowScorer, TokenRows } from "../types.js";
-import { ROWS_DOCS, ROWS_OUTPUT, ROWS_QUERY, ROWS_SCALES, buildRowsGraph } from "./onnx/rows-graph.js";
-import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
-import { createSession, ort, runSession, type Session } from "./session.js";
+import { ErrorCodes, M3Error } from "../../errors.js";
+import type { RowScorer, TokenRows } from "../../types.js";
+import { ROWS_DOCS, ROWS_OUTPUT, ROWS_QUERY, ROWS_SCALES, buildRowsGraph } from "../../encode/onnx/rows-graph.js";
+import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "../../encode/providers.js";
+import { createSession, ort, runSession, type Session } from "../../encode/session.js";
 
 export interface OrtRowScorerOptions {
   /** onnxruntime intra-op threads of the scoring sessions. @default os.availableParallelism() */
