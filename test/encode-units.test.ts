@@ -4,7 +4,6 @@ import { padBatch, planBatches } from "../src/encode/batching.js";
 import { buildHeadGraph, headsFromStateDicts } from "../src/encode/onnx/head-graph.js";
 import { resolveEncoderOptions } from "../src/encode/options.js";
 import { colbertFrom, denseFrom, sparseFrom } from "../src/encode/postprocess.js";
-import { SerialQueue } from "../src/encode/queue.js";
 import { isM3Error } from "../src/errors.js";
 
 const rand = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i * 7.1) * 0.5);
@@ -137,24 +136,5 @@ describe("encoder options", () => {
     const o = resolveEncoderOptions(input);
     expect(o).toMatchObject({ modelPath: "/m", variant: "fp32", maxLength: 512, batchTokens: 16384, maxBatchSize: 64, graphOptimizationLevel: "all" });
     expect(o.intraOpNumThreads).toBeGreaterThanOrEqual(1);
-  });
-});
-
-describe("serial queue", () => {
-  it("runs jobs one at a time in order, and a failure does not block the next", async () => {
-    const q = new SerialQueue();
-    const log: string[] = [];
-    const job = (name: string, ms: number, fail = false) => () =>
-      new Promise<string>((res, rej) => {
-        log.push(`start ${name}`);
-        setTimeout(() => (log.push(`end ${name}`), fail ? rej(new Error(name)) : res(name)), ms);
-      });
-    const a = q.run(job("a", 20));
-    const b = q.run(job("b", 1, true));
-    const c = q.run(job("c", 1));
-    await expect(a).resolves.toBe("a");
-    await expect(b).rejects.toThrow("b");
-    await expect(c).resolves.toBe("c");
-    expect(log).toEqual(["start a", "end a", "start b", "end b", "start c", "end c"]);
   });
 });

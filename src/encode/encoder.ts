@@ -10,7 +10,7 @@ import { planBatches } from "./batching.js";
 import { loadModel, type EncoderInfo, type LoadedModel } from "./load.js";
 import { insertCls, mclsContentBudget, mclsMinLength } from "./mcls.js";
 import { MAX_TOKENS, checkAttentionRoom, resolveEncoderOptions, type M3EncoderOptions, type ResolvedEncoderOptions } from "./options.js";
-import { SerialQueue } from "./queue.js";
+import { SerialQueue } from "../util/serial.js";
 import type { Want } from "./runners.js";
 
 export class M3Encoder implements M3EncoderLike {

@@ -21,6 +21,7 @@ import { DEFAULT_SKETCH_DIM, resolveDense, type HybridIndexOptions, type Resolve
 import { ColbertSketch } from "./sketch/sketch.js";
 import { resolveOpenOptions } from "./colbert/validate.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
+import { SerialQueue } from "../util/serial.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
 import { embeddedCandidates, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
 import type { IndexParts } from "./parts.js";
@@ -62,7 +63,8 @@ export class HybridIndex implements RetrievalBackend {
   generation: number;
   private closed = false;
   /** Serialises mutations and saves. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Mutations, saves and close, one at a time (src/util/serial.ts: a failure does not block the next). */
+  private readonly queue = new SerialQueue();
 
   /** @internal Use `HybridIndex.create` or `loadIndex`. */
   constructor(parts: IndexParts) {
@@ -330,9 +332,7 @@ export class HybridIndex implements RetrievalBackend {
 
   /** @internal Runs `fn` after every earlier mutation or save has finished. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(fn);
   }
 
   /** @internal */ checkOpen(): void {

@@ -16,6 +16,7 @@ import type { BackendEntry, BackendInfo, CallOptions, DeleteResult, RetrievalBac
 import { checkFingerprint, checkId, checkIds, checkMetadata, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { M3Encoding, M3EncoderLike } from "../types.js";
+import { SerialQueue } from "../util/serial.js";
 import { checkInt, describe } from "../util/validate.js";
 import { resolveSearch, type SearchOptions } from "./options.js";
 import { planSearch } from "./plan.js";
@@ -52,8 +53,8 @@ export interface StoreOptions {
 export class HybridStore {
   private readonly batchSize: number;
   private readonly searchDefaults: SearchOptions;
-  /** Settles after the last write called so far has been applied or has failed. */
-  private writeTail: Promise<unknown> = Promise.resolve();
+  /** Writes in call order: each one's encoding starts at once, its write after the earlier writes (src/util/serial.ts). */
+  private readonly writes = new SerialQueue();
 
   protected constructor(
     readonly encoder: M3EncoderLike,
@@ -91,7 +92,7 @@ export class HybridStore {
       return { ids: this.idsFor(docs, options.ids), docs };
     })();
     const total = docs.length;
-    return this.ordered(
+    return this.writes.runPrepared(
       async () => {
         const encodings: M3Encoding[] = [];
         for (let i = 0; i < docs.length; i += this.batchSize) {
@@ -120,25 +121,25 @@ export class HybridStore {
 
   /** Adds documents whose encodings are already computed (all three outputs). */
   addEncoded(entries: BackendEntry[], options: CallOptions = {}): Promise<UpsertResult> {
-    return this.ordered(async () => entries, (e) => this.backend.upsert(e, options));
+    return this.writes.runPrepared(async () => entries, (e) => this.backend.upsert(e, options));
   }
 
   /** Deletes by id. Unknown ids are not an error: they are counted in `notFound`. */
   async delete(ids: string[], options: CallOptions = {}): Promise<DeleteResult> {
     checkIds(ids, "ids");
-    return this.ordered(async () => ids, (x) => this.backend.delete(x, options));
+    return this.writes.runPrepared(async () => ids, (x) => this.backend.delete(x, options));
   }
 
   /** Deletes every document matching `filter` (an object filter; see SearchOptions.filter); returns how many. */
   async deleteWhere(filter: MetadataFilter, options: CallOptions = {}): Promise<number> {
     const f = parseFilter(filter);
     if (f === undefined) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "deleteWhere needs a filter; to delete every document call clear().");
-    return this.ordered(async () => f, (x) => this.backend.deleteWhere(x, options));
+    return this.writes.runPrepared(async () => f, (x) => this.backend.deleteWhere(x, options));
   }
 
   /** Deletes every document. */
   clear(options: CallOptions = {}): Promise<void> {
-    return this.ordered(async () => undefined, () => this.backend.clear(options));
+    return this.writes.runPrepared(async () => undefined, () => this.backend.clear(options));
   }
 
   /** A copy of the stored document, or undefined. */
@@ -184,7 +185,7 @@ export class HybridStore {
     if (!this.backend.capabilities.save || this.backend.save === undefined) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `The ${this.backend.kind} backend stores every write on the server; there is nothing to save to a directory.`);
     }
-    await this.writeTail;
+    await this.writes.idle();
     await this.backend.save(dir);
   }
 
@@ -195,18 +196,8 @@ export class HybridStore {
 
   /** Waits for the writes in flight, then releases the backend. */
   async close(): Promise<void> {
-    await this.writeTail;
+    await this.writes.idle();
     await this.backend.close();
-  }
-
-  /** Runs `prepare` now and `apply` once every earlier write has settled. */
-  private ordered<P, T>(prepare: () => Promise<P>, apply: (p: P) => Promise<T>): Promise<T> {
-    const prev = this.writeTail;
-    const prepared = prepare();
-    prepared.catch(() => undefined); // handled below; keeps an early failure from being "unhandled"
-    const run = prev.then(() => prepared).then(apply);
-    this.writeTail = run.catch(() => undefined);
-    return run;
   }
 
   private idsFor(docs: unknown, ids: unknown): string[] {

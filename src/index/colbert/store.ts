@@ -14,6 +14,7 @@ import { FileBacking, MemoryBacking, ReadBuffer, packedBytes, writeFully } from 
 import type { ColbertCodec } from "../../multivector/codec/codec.js";
 import { createCodec } from "../../multivector/codec/codecs.js";
 import { syncDir, writeFileSynced } from "../../util/fs.js";
+import { SerialQueue } from "../../util/serial.js";
 import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
@@ -61,7 +62,8 @@ export class ColbertStoreImpl implements ColbertStore {
   private table: OffsetTable;
   private backing: Backing;
   private offsetsFile: string | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Writes, persists, compaction and close, one at a time (src/util/serial.ts: a failure does not block the next). */
+  private readonly queue = new SerialQueue();
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
   private readonly kernel: ColbertKernel;
@@ -99,7 +101,7 @@ export class ColbertStoreImpl implements ColbertStore {
     const { bytes, payload } = newRecord(slot, m.tokens, this.impl.payloadBytes(m.tokens));
     this.impl.encode(m.data, m.tokens, payload);
     sealRecord(bytes);
-    await this.exclusive(async () => {
+    await this.queue.run(async () => {
       const offset = await io("append a ColBERT record", () => this.backing.append(bytes));
       this.table.set(slot, offset, bytes.byteLength);
       this.cache.delete(slot);
@@ -132,7 +134,7 @@ export class ColbertStoreImpl implements ColbertStore {
         sealRecord(rec.bytes);
         at += p.length;
       }
-      await this.exclusive(async () => {
+      await this.queue.run(async () => {
         let offset = await io("append ColBERT records", () => this.backing.append(buf));
         for (const p of batch) {
           this.table.set(p.slot, offset, p.length);
@@ -208,7 +210,7 @@ export class ColbertStoreImpl implements ColbertStore {
   async persist(dir: string, generation: number): Promise<ColbertManifestPart> {
     this.checkOpen();
     checkGeneration(generation);
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const target = path.resolve(dir);
       const b = this.backing;
       if (b instanceof FileBacking && b.dir === target) {
@@ -225,7 +227,7 @@ export class ColbertStoreImpl implements ColbertStore {
   async compact(dir: string, generation: number): Promise<ColbertCompaction> {
     this.checkOpen();
     checkGeneration(generation);
-    return this.exclusive(async () => {
+    return this.queue.run(async () => {
       const old = this.backing;
       const oldOffsets = this.offsetsFile;
       const target = path.resolve(dir);
@@ -248,7 +250,7 @@ export class ColbertStoreImpl implements ColbertStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.exclusive(async () => {
+    await this.queue.run(async () => {
       this.closed = true;
       await this.drainReads();
       this.cache.clear();
@@ -271,13 +273,6 @@ export class ColbertStoreImpl implements ColbertStore {
       `generation ${generation} was already used by this ColBERT store's files; pass a generation greater than every committed one.`,
       { details: { generation } },
     );
-  }
-
-  /** Runs `fn` after every earlier mutation; a failure does not block later ones. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /** The onnxruntime row scorer, created on first use and released by `close`. */
