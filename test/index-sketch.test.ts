@@ -13,6 +13,10 @@ import { DENSE_DEFAULTS } from "../src/index/options.js";
 import { SketchArena, PAGE_BYTES } from "../src/index/sketch/arena.js";
 import { createCountSketch, meanRow, sketchRows } from "../src/multivector/sketch/projection.js";
 import { ColbertSketch } from "../src/index/sketch/sketch.js";
+import { HybridIndex } from "../src/index/hybrid-index.js";
+import { MaxSim } from "../src/multivector/maxsim/maxsim.js";
+import { createOrtRowScorer } from "../src/multivector/maxsim/row-scorer.js";
+import type { RowScorer, TokenRows } from "../src/types.js";
 import type { MultiVector } from "../src/types.js";
 import { Rng, randomUnit } from "../bench/lib/rng.js";
 import { randomMatrix } from "../bench/lib/colbert-synth.js";
@@ -128,7 +132,7 @@ describe("ColBERT sketch", () => {
 
   for (const kernel of ["onnxruntime", "js"] as const) {
     it(`approximate MaxSim follows the exact one (${kernel} kernel); missing slots are NaN`, async () => {
-      const sk = ColbertSketch.create(dim, 64, { ...DENSE_DEFAULTS }, kernel, 1);
+      const sk = ColbertSketch.create(dim, 64, { ...DENSE_DEFAULTS }, new MaxSim(kernel, 1));
       docs.forEach((d, i) => sk.set(i, d));
       sk.remove(7);
       const got = await sk.prescore(sk.sketchQuery(q), Uint32Array.from({ length: 121 }, (_, i) => i));
@@ -143,7 +147,7 @@ describe("ColBERT sketch", () => {
   }
 
   it("the first stage returns the documents whose row means score highest (HNSW and scan agree)", async () => {
-    const sk = ColbertSketch.create(dim, 64, { ...DENSE_DEFAULTS }, "js", undefined);
+    const sk = ColbertSketch.create(dim, 64, { ...DENSE_DEFAULTS }, new MaxSim("js", 1));
     docs.forEach((d, i) => sk.set(i, d));
     const sq = sk.sketchQuery(q);
     const qm = meanRow(sq.data, sq.tokens, 64, new Float32Array(64));
@@ -160,5 +164,58 @@ describe("ColBERT sketch", () => {
     expect(new Set(sk.search(sq, 10))).toEqual(new Set(want));
     expect(Array.from(sk.search(sq, 5, (s) => s % 2 === 0, true)).every((s) => s % 2 === 0)).toBe(true);
     await sk.close();
+  });
+});
+
+describe("one row scorer per index", () => {
+  const dim = 256;
+  const fingerprint = { layout: "synthetic", hiddenSize: dim, vocabSize: 100, tokenizerSha256: "synthetic" };
+  const docs = Array.from({ length: 12 }, (_, i) => ({
+    id: `d${i}`,
+    pageContent: `doc ${i}`,
+    encoding: { dense: randomUnit(new Rng(50 + i), dim), sparse: { indices: Uint32Array.of(i + 1), values: Float32Array.of(1) }, colbert: randomMatrix(4 + (i % 3), dim, 300 + i) },
+  }));
+  const q = randomMatrix(5, dim, 9);
+  const slots = Uint32Array.from({ length: 12 }, (_, i) => i);
+
+  /** Scores the store's exact rows and the sketch's rows once each. */
+  async function scoreBoth(index: HybridIndex): Promise<void> {
+    await index.colbert.score(q, slots);
+    await index.sketch!.prescore(index.sketch!.sketchQuery(q), slots);
+  }
+
+  it("the store and the sketch score through the scorer the index made, released when the index closes", async () => {
+    const index = await HybridIndex.create(fingerprint, { sketchDim: 64 });
+    await index.upsert(docs);
+    const shared = index.rowScorer!;
+    const widths: number[] = [];
+    const score = shared.score.bind(shared);
+    shared.score = (qq: Float32Array, rows: number, d: TokenRows) => (widths.push(d.dim), score(qq, rows, d));
+    await scoreBoth(index);
+    expect(widths.sort((a, b) => a - b)).toEqual([64, 256]);
+    await index.close();
+    await expect(score(q.data, q.tokens, { type: "float32", data: new Float32Array(dim), rows: 1, dim })).rejects.toMatchObject({ code: "DISPOSED" });
+  });
+
+  it("a scorer passed in colbert.rowScorer serves both and is left to its owner", async () => {
+    const inner = createOrtRowScorer({ intraOpNumThreads: 1 });
+    const widths: number[] = [];
+    let released = 0;
+    const spy: RowScorer = {
+      score: (qq, rows, d) => (widths.push(d.dim), inner.score(qq, rows, d)),
+      release: async () => void released++,
+    };
+    const index = await HybridIndex.create(fingerprint, { sketchDim: 64, colbert: { rowScorer: spy } });
+    expect(index.rowScorer).toBeUndefined();
+    await index.upsert(docs);
+    await scoreBoth(index);
+    expect(widths.sort((a, b) => a - b)).toEqual([64, 256]);
+    await index.close();
+    expect(released).toBe(0);
+    await inner.release();
+  });
+
+  it("refuses a colbert.rowScorer that is not a RowScorer", async () => {
+    await expect(HybridIndex.create(fingerprint, { colbert: { rowScorer: { score: 1 } as unknown as RowScorer } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: /rowScorer must be a RowScorer/ });
   });
 });

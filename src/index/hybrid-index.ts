@@ -11,7 +11,7 @@ import type {
 } from "../backend/types.js";
 import { checkIds, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
+import type { M3Encoding, ModelFingerprint, MultiVector, RowScorer, SparseVector } from "../types.js";
 import { checkInt } from "../util/validate.js";
 import type { ColbertStore } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
@@ -19,7 +19,7 @@ import { DenseIndex } from "./dense.js";
 import { DocTable, type IndexedDocument } from "./docs.js";
 import { DEFAULT_SKETCH_DIM, resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
 import { ColbertSketch } from "./sketch/sketch.js";
-import { resolveOpenOptions } from "./colbert/validate.js";
+import { indexScoring } from "./scoring.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
 import { SerialQueue } from "../util/serial.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
@@ -59,10 +59,11 @@ export class HybridIndex implements RetrievalBackend {
   /** @internal */ readonly sparse: SparseIndex;
   /** @internal */ readonly colbert: ColbertStore;
   /** @internal */ readonly sketch: ColbertSketch | undefined;
+  /** The row scorer this index made for its store and sketch; released by `close`. */
+  /** @internal */ readonly rowScorer: RowScorer | undefined;
   /** @internal Generation of the last save or load. */
   generation: number;
   private closed = false;
-  /** Serialises mutations and saves. */
   /** Mutations, saves and close, one at a time (src/util/serial.ts: a failure does not block the next). */
   private readonly queue = new SerialQueue();
 
@@ -77,6 +78,7 @@ export class HybridIndex implements RetrievalBackend {
     this.sparse = parts.sparse;
     this.colbert = parts.colbert;
     this.sketch = parts.sketch;
+    this.rowScorer = parts.rowScorer;
     this.capabilities = Object.freeze({ predicateFilters: true, save: true, multiVectorStage: parts.sketch !== undefined, approximateColbert: parts.sketch !== undefined, colbertTiers: parts.sketch !== undefined });
     this.generation = parts.generation;
     this.location = parts.location;
@@ -91,8 +93,8 @@ export class HybridIndex implements RetrievalBackend {
     checkInt("dense.efConstruction", denseOptions.efConstruction, 1, 1 << 20);
     checkInt("dense.efSearch", denseOptions.efSearch, 1, 1 << 20);
     const sketchDim = checkInt("sketchDim", options.sketchDim ?? DEFAULT_SKETCH_DIM, 0, 65536);
-    const colbert = await (options.colbertFactory ?? defaultColbertFactory).create(colbertDim, options.colbert);
-    const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
+    const scoring = indexScoring(options.colbert);
+    const colbert = await (options.colbertFactory ?? defaultColbertFactory).create(colbertDim, scoring.colbert);
     return new HybridIndex({
       fingerprint: { ...fingerprint },
       denseDim,
@@ -102,7 +104,8 @@ export class HybridIndex implements RetrievalBackend {
       dense: new DenseIndex(denseDim, denseOptions),
       sparse: new SparseIndex(),
       colbert,
-      sketch: sketchDim === 0 ? undefined : ColbertSketch.create(colbertDim, sketchDim, denseOptions, kernel, kernelThreads),
+      sketch: sketchDim === 0 ? undefined : ColbertSketch.create(colbertDim, sketchDim, denseOptions, scoring.sketch),
+      rowScorer: scoring.owned,
       generation: 0,
     });
   }
@@ -327,6 +330,7 @@ export class HybridIndex implements RetrievalBackend {
       this.closed = true;
       await this.colbert.close();
       await this.sketch?.close();
+      await this.rowScorer?.release();
     });
   }
 

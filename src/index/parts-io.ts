@@ -38,7 +38,8 @@ import {
 import { SparseIndex } from "./sparse.js";
 import { SketchArena } from "./sketch/arena.js";
 import { ColbertSketch } from "./sketch/sketch.js";
-import { resolveOpenOptions } from "./colbert/validate.js";
+import type { MaxSim } from "../multivector/maxsim/maxsim.js";
+import { indexScoring } from "./scoring.js";
 
 export interface SaveOptions {
   /** File operations; tests pass a wrapper that fails in the middle of a save. @default node:fs with fsync */
@@ -220,14 +221,15 @@ export async function readParts(dir: string, options: LoadOptions = {}): Promise
     throw corrupt(dir, name("docs"), "document, vector and slot counts disagree with the manifest");
   }
   const denseOptions = { ...m.options.dense, efSearch: options.efSearch ?? m.options.dense.efSearch };
+  const scoring = indexScoring(options.colbert);
   let colbert: ColbertStore | undefined;
   try {
     const denseIndex = await DenseIndex.restore(m.options.denseDim, denseOptions, dense.vectors, live, join(dir, name("dense-graph"))).catch((err: unknown) => {
       throw corrupt(dir, name("dense-graph"), `hnswlib could not read it (${(err as Error).message})`);
     });
     const sparseIndex = SparseIndex.fromForward(sparse.vectors.map((v, s) => (live[s] === 1 ? v : undefined)));
-    const sketch = arena === undefined ? undefined : await loadSketch(dir, m, await arena, blobs.get("sketch-means")!, live, options);
-    colbert = await (options.colbertFactory ?? defaultColbertFactory).open(dir, m.colbert, options.colbert);
+    const sketch = arena === undefined ? undefined : await loadSketch(dir, m, await arena, blobs.get("sketch-means")!, live, options, scoring.sketch);
+    colbert = await (options.colbertFactory ?? defaultColbertFactory).open(dir, m.colbert, scoring.colbert);
     if (colbert.size !== m.counts.colbertSlots || colbert.dim !== m.options.colbertDim) {
       throw corrupt(dir, m.colbert.offsetsFile, `ColBERT store holds ${colbert.size} matrices of dim ${colbert.dim}, manifest says ${m.counts.colbertSlots} of dim ${m.options.colbertDim}`);
     }
@@ -241,11 +243,13 @@ export async function readParts(dir: string, options: LoadOptions = {}): Promise
       sparse: sparseIndex,
       colbert,
       sketch,
+      rowScorer: scoring.owned,
       generation: m.generation,
       location: resolve(dir),
     };
   } catch (err) {
     await colbert?.close().catch(() => undefined);
+    await scoring.owned?.release().catch(() => undefined);
     if (isM3Error(err)) throw err;
     throw corrupt(dir, m.colbert.offsetsFile, (err as Error).message);
   }
@@ -271,7 +275,7 @@ async function readSketchRows(dir: string, m: IndexManifest): Promise<SketchAren
 }
 
 /** The ColBERT sketch of a format-2 manifest: its rows (from `readSketchRows`), the means and their graph. */
-async function loadSketch(dir: string, m: IndexManifest, arena: SketchArena, meansBlob: Uint8Array, live: Uint8Array, options: LoadOptions): Promise<ColbertSketch> {
+async function loadSketch(dir: string, m: IndexManifest, arena: SketchArena, meansBlob: Uint8Array, live: Uint8Array, options: LoadOptions, maxSim: MaxSim): Promise<ColbertSketch> {
   const part = m.options.sketch!;
   const file = (role: FileRole) => m.files.find((f) => f.role === role)!;
   const means = decodeDense(meansBlob, file("sketch-means").name);
@@ -287,8 +291,7 @@ async function loadSketch(dir: string, m: IndexManifest, arena: SketchArena, mea
   const meanIndex = await DenseIndex.restore(part.dim, hnsw, means.vectors, live, join(dir, graph), false).catch((err: unknown) => {
     throw corrupt(dir, graph, `hnswlib could not read it (${(err as Error).message})`);
   });
-  const { kernel, kernelThreads } = resolveOpenOptions(options.colbert);
-  return new ColbertSketch({ colbertDim: m.options.colbertDim, dim: part.dim, seed: part.seed, arena, means: meanIndex, kernel, kernelThreads });
+  return new ColbertSketch({ colbertDim: m.options.colbertDim, dim: part.dim, seed: part.seed, arena, means: meanIndex, maxSim });
 }
 
 function corrupt(dir: string, file: string, what: string): M3Error {

@@ -3,7 +3,7 @@
  * writes and reads them and the search side (`embedded-search.ts`) reads them, both without
  * importing the class.
  */
-import type { ModelFingerprint } from "../types.js";
+import type { ModelFingerprint, RowScorer } from "../types.js";
 import type { ColbertStore } from "./colbert/types.js";
 import type { DenseIndex } from "./dense.js";
 import type { DocTable } from "./docs.js";
@@ -22,12 +22,14 @@ export interface IndexParts {
   colbert: ColbertStore;
   /** The ColBERT sketch, if the index keeps one. */
   sketch?: ColbertSketch;
+  /** The row scorer the index made for its store and sketch (one onnxruntime scorer per index); released at close. */
+  rowScorer?: RowScorer | undefined;
   generation: number;
   /** Directory the index was loaded from. @default undefined (in memory) */
   location?: string;
 }
 
 /** The parts, open: what the search side reads (`checkOpen` throws DISPOSED after close). */
-export interface OpenParts extends Readonly<Omit<IndexParts, "generation" | "location">> {
+export interface OpenParts extends Readonly<Omit<IndexParts, "generation" | "location" | "rowScorer">> {
   checkOpen(): void;
 }

@@ -8,7 +8,8 @@ export {
 } from "./codec/codec.js";
 export { createCodec } from "./codec/codecs.js";
 export { maxSimSumF32, maxSimSumI8, type ColbertKernel } from "./maxsim/kernels.js";
-export { BlockMaxSim, BlockScratch, type BlockCodec } from "./maxsim/rows.js";
+export { BlockBuffers, BlockMaxSim, type BlockCodec } from "./maxsim/rows.js";
+export { MaxSim } from "./maxsim/maxsim.js";
 export { createOrtRowScorer, type OrtRowScorerOptions } from "./maxsim/row-scorer.js";
 export { poolTokens } from "./pool.js";
 export { SKETCH_SEED, createCountSketch, meanRow, sketchRows, type CountSketch } from "./sketch/projection.js";

@@ -16,8 +16,12 @@ export type RowsGraphType = "float32" | "float16" | "int8";
 
 const ELEM: Record<RowsGraphType, number> = { float32: OnnxType.FLOAT, float16: OnnxType.FLOAT16, int8: OnnxType.INT8 };
 
-/** Serialises the scoring graph (opset 13) for rows of `type` and width `dim`. */
-export function buildRowsGraph(type: RowsGraphType, dim: number): Uint8Array {
+/**
+ * Serialises the scoring graph (opset 13) for rows of `type`. The row width is a symbolic
+ * dimension, so one session serves every width: an index's ColBERT store (1024 columns) and its
+ * sketch (128) share it.
+ */
+export function buildRowsGraph(type: RowsGraphType): Uint8Array {
   const nodes = [];
   let docs = ROWS_DOCS;
   if (type === "float16") {
@@ -28,7 +32,7 @@ export function buildRowsGraph(type: RowsGraphType, dim: number): Uint8Array {
     docs = "d_float";
   }
   nodes.push(node("Gemm", [docs, ROWS_QUERY], [ROWS_OUTPUT], "d_qt", [intAttribute("transB", 1)]));
-  const inputs = [valueInfo(ROWS_QUERY, OnnxType.FLOAT, ["r", dim]), valueInfo(ROWS_DOCS, ELEM[type], ["t", dim])];
+  const inputs = [valueInfo(ROWS_QUERY, OnnxType.FLOAT, ["r", "k"]), valueInfo(ROWS_DOCS, ELEM[type], ["t", "k"])];
   if (type === "int8") inputs.push(valueInfo(ROWS_SCALES, OnnxType.FLOAT, ["t"]));
   const g = graph(`m3_colbert_rows_${type}`, nodes, [], inputs, [valueInfo(ROWS_OUTPUT, OnnxType.FLOAT, ["t", "r"])]);
   return model(g, 13);

@@ -168,28 +168,16 @@ export class FileBacking implements Backing {
 }
 
 /**
- * A read buffer kept between reads of one owner (a store): `read(ranges, into)` then touches no
- * fresh memory. One user at a time: `claim` returns false while another holds it, and that
- * caller reads into fresh buffers. Grows geometrically; never shrinks below what was needed.
+ * A read buffer kept between reads of one owner (a store), lent through a `Scratch`
+ * (src/util/scratch.ts): `read(ranges, into)` then touches no fresh memory. Grows geometrically;
+ * never shrinks below what was needed.
  */
 export class ReadBuffer {
   private buf = new Uint8Array(0);
-  private busy = false;
 
-  /** Claims the buffer for one visit; false when another visit holds it. */
-  claim(): boolean {
-    if (this.busy) return false;
-    this.busy = true;
-    return true;
-  }
-
-  /** The claimed buffer with room for `bytes` (grown when needed). */
+  /** The buffer with room for `bytes` (grown when needed). */
   room(bytes: number): Uint8Array {
     if (this.buf.byteLength < bytes) this.buf = new Uint8Array(Math.max(bytes, 2 * this.buf.byteLength));
     return this.buf;
-  }
-
-  release(): void {
-    this.busy = false;
   }
 }

@@ -7,7 +7,6 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
-import { createOrtRowScorer } from "../../multivector/maxsim/row-scorer.js";
 import type { MultiVector, RowScorer } from "../../types.js";
 import type { Backing, ByteRange } from "./backing.js";
 import { FileBacking, MemoryBacking, ReadBuffer, packedBytes, writeFully } from "./backing.js";
@@ -19,7 +18,8 @@ import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
 import { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "../../multivector/pool.js";
-import { BlockMaxSim, BlockScratch } from "../../multivector/maxsim/rows.js";
+import { MaxSim } from "../../multivector/maxsim/maxsim.js";
+import { Scratch } from "../../util/scratch.js";
 import { FORMAT_VERSION, newRecord, openRecord, RECORD_HEADER_BYTES, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
 import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
@@ -48,6 +48,8 @@ export interface StoreInit {
   cacheBytes: number;
   kernel: ColbertKernel;
   kernelThreads: number;
+  /** A row scorer shared with the index's sketch (released by its owner); undefined: the store's own. */
+  rowScorer?: RowScorer | undefined;
   table: OffsetTable;
   backing: Backing;
   offsetsFile?: string;
@@ -66,11 +68,8 @@ export class ColbertStoreImpl implements ColbertStore {
   private readonly queue = new SerialQueue();
   private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
-  private readonly kernel: ColbertKernel;
-  private readonly kernelThreads: number;
-  private scorer: RowScorer | undefined;
-  private readonly scratch = new BlockScratch();
-  private readonly readBuffer = new ReadBuffer();
+  private readonly maxSim: MaxSim;
+  private readonly readBuffer = new Scratch(new ReadBuffer());
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -81,8 +80,7 @@ export class ColbertStoreImpl implements ColbertStore {
     this.table = init.table;
     this.backing = init.backing;
     this.offsetsFile = init.offsetsFile;
-    this.kernel = init.kernel;
-    this.kernelThreads = init.kernelThreads;
+    this.maxSim = new MaxSim(init.kernel, init.kernelThreads, init.rowScorer);
   }
 
   get size(): number {
@@ -175,20 +173,15 @@ export class ColbertStoreImpl implements ColbertStore {
     const out = new Float32Array(slots.length).fill(NaN);
     const inv = query.tokens === 0 ? 0 : 1 / query.tokens;
     const codec = this.codec;
-    if (this.kernel === "onnxruntime" && codec !== "binary" && query.tokens > 0) {
-      const scratch = this.scratch.take();
-      try {
-        const blocks = new BlockMaxSim(codec, this.dim, query.data, query.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv), scratch);
-        let rows = 0;
-        for (const slot of slots) if (this.table.has(slot)) rows += Math.floor((this.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
-        blocks.expect(rows);
-        await this.visit(slots, async (items) => {
+    if (this.maxSim.usesBlocks(codec, query)) {
+      let rows = 0;
+      for (const slot of slots) if (this.table.has(slot)) rows += Math.floor((this.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
+      await this.maxSim.blocks(codec, this.dim, query, rows, (i, sum) => (out[i] = sum * inv), (blocks) =>
+        this.visit(slots, async (items) => {
           for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
           await blocks.flush();
-        });
-      } finally {
-        scratch?.release();
-      }
+        }),
+      );
       return out;
     }
     const q = this.impl.prepare(query.data, query.tokens);
@@ -255,9 +248,7 @@ export class ColbertStoreImpl implements ColbertStore {
       await this.drainReads();
       this.cache.clear();
       await this.backing.close();
-      const scorer = this.scorer;
-      this.scorer = undefined;
-      if (scorer !== undefined) await scorer.release();
+      await this.maxSim.close();
     });
   }
 
@@ -273,12 +264,6 @@ export class ColbertStoreImpl implements ColbertStore {
       `generation ${generation} was already used by this ColBERT store's files; pass a generation greater than every committed one.`,
       { details: { generation } },
     );
-  }
-
-  /** The onnxruntime row scorer, created on first use and released by `close`. */
-  private rowScorer(): RowScorer {
-    this.scorer ??= createOrtRowScorer({ intraOpNumThreads: this.kernelThreads });
-    return this.scorer;
   }
 
   private async drainReads(): Promise<void> {
@@ -317,17 +302,17 @@ export class ColbertStoreImpl implements ColbertStore {
       if (ready.length > 0) await fn(ready);
       // Batches are read into the store's read buffer when no other visit holds it; their
       // payloads are used by `fn` before the next batch overwrites them.
-      const own = pending.length > 0 && this.readBuffer.claim();
+      const into = pending.length > 0 ? this.readBuffer.take() : undefined;
       try {
         for (let start = 0; start < pending.length;) {
           let end = start;
           let bytes = 0;
           while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
-          await fn(await this.readBatch(backing, pending.slice(start, end), file, own ? this.readBuffer : undefined));
+          await fn(await this.readBatch(backing, pending.slice(start, end), file, into));
           start = end;
         }
       } finally {
-        if (own) this.readBuffer.release();
+        if (into !== undefined) this.readBuffer.release();
       }
     })();
     this.reads.add(job);

@@ -23,7 +23,7 @@
  */
 import type { ColbertCodecName } from "../../multivector/codec/codec.js";
 import type { ColbertKernel } from "../../multivector/maxsim/kernels.js";
-import type { MultiVector } from "../../types.js";
+import type { MultiVector, RowScorer } from "../../types.js";
 
 export type { ColbertCodecName, ColbertKernel };
 
@@ -54,6 +54,13 @@ export interface ColbertStoreOptions {
   kernel?: ColbertKernel;
   /** onnxruntime intra-op threads of the `"onnxruntime"` kernel (also the sketch's approximate tier). @default 1 (see DEFAULT_KERNEL_THREADS) */
   kernelThreads?: number;
+  /**
+   * A row scorer to share instead of the store's own: the hybrid index passes one to its store
+   * and its sketch, so an index runs one onnxruntime scorer (one session per row type). The store
+   * uses it for the `"onnxruntime"` kernel and never releases it. @default undefined (the store's
+   * own, created on first use, released by `close`)
+   */
+  rowScorer?: RowScorer;
 }
 
 /** Options of `openColbertStore` (codec, dim and pool factor come from the manifest part). */
@@ -64,6 +71,8 @@ export interface ColbertOpenOptions {
   kernel?: ColbertKernel;
   /** See {@link ColbertStoreOptions.kernelThreads}. @default 1 */
   kernelThreads?: number;
+  /** See {@link ColbertStoreOptions.rowScorer}. @default undefined */
+  rowScorer?: RowScorer;
 }
 
 /** What `compact` returns: the new manifest part and the files to delete once it is committed. */

@@ -1,6 +1,6 @@
 /** Input checks of the ColBERT store: typed M3Errors with what was expected and what arrived. */
 import { ErrorCodes, M3Error } from "../../errors.js";
-import type { MultiVector } from "../../types.js";
+import type { MultiVector, RowScorer } from "../../types.js";
 import { checkInt, checkNumber, describe } from "../../util/validate.js";
 import { checkCodecName } from "../../multivector/codec/codec.js";
 import type { ColbertCodecName, ColbertKernel, ColbertOpenOptions, ColbertStoreOptions } from "./types.js";
@@ -25,6 +25,7 @@ export interface ResolvedOpenOptions {
   cacheBytes: number;
   kernel: ColbertKernel;
   kernelThreads: number;
+  rowScorer: RowScorer | undefined;
 }
 
 export interface ResolvedOptions extends ResolvedOpenOptions {
@@ -51,7 +52,17 @@ export function resolveOpenOptions(options: ColbertOpenOptions | undefined): Res
     cacheBytes: checkCacheBytes(o.cacheBytes),
     kernel,
     kernelThreads: checkInt("kernelThreads", o.kernelThreads ?? DEFAULT_KERNEL_THREADS, 1, 1024),
+    rowScorer: checkRowScorer(o.rowScorer),
   };
+}
+
+function checkRowScorer(s: unknown): RowScorer | undefined {
+  if (s === undefined) return undefined;
+  const r = s as RowScorer | null;
+  if (typeof r !== "object" || r === null || typeof r.score !== "function" || typeof r.release !== "function") {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `colbert rowScorer must be a RowScorer { score, release } (or left out); got ${describe(s)}.`);
+  }
+  return r;
 }
 
 export function checkCacheBytes(v: number | undefined): number {

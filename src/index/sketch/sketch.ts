@@ -11,12 +11,10 @@
  * The sketch is a function of the rows alone (data-oblivious, seeded), so documents can be
  * added one at a time and nothing is trained.
  */
-import type { MultiVector, RowScorer } from "../../types.js";
+import type { MultiVector } from "../../types.js";
 import { createInt8Codec } from "../../multivector/codec/codec-int8.js";
 import type { ColbertCodec } from "../../multivector/codec/codec.js";
-import type { ColbertKernel } from "../../multivector/maxsim/kernels.js";
-import { createOrtRowScorer } from "../../multivector/maxsim/row-scorer.js";
-import { BlockMaxSim, BlockScratch } from "../../multivector/maxsim/rows.js";
+import type { MaxSim } from "../../multivector/maxsim/maxsim.js";
 import { SKETCH_SEED, createCountSketch, meanRow, sketchRows, type CountSketch } from "../../multivector/sketch/projection.js";
 import { DenseIndex } from "../dense.js";
 import type { ResolvedDenseOptions } from "../options.js";
@@ -29,8 +27,8 @@ export interface SketchParts {
   seed: number;
   arena: SketchArena;
   means: DenseIndex;
-  kernel: ColbertKernel;
-  kernelThreads: number;
+  /** MaxSim of the approximate tier (the index's: the row scorer is shared with its ColBERT store). */
+  maxSim: MaxSim;
 }
 
 export class ColbertSketch {
@@ -41,10 +39,7 @@ export class ColbertSketch {
   /** @internal */ readonly means: DenseIndex;
   private readonly projection: CountSketch;
   private readonly codec: ColbertCodec;
-  private readonly kernel: ColbertKernel;
-  private readonly kernelThreads: number;
-  private scorer: RowScorer | undefined;
-  private readonly scratch = new BlockScratch();
+  private readonly maxSim: MaxSim;
   private rows = new Float32Array(0);
   private readonly mean: Float32Array;
 
@@ -54,18 +49,17 @@ export class ColbertSketch {
     this.seed = parts.seed;
     this.arena = parts.arena;
     this.means = parts.means;
-    this.kernel = parts.kernel;
-    this.kernelThreads = parts.kernelThreads;
+    this.maxSim = parts.maxSim;
     this.projection = createCountSketch(parts.colbertDim, parts.dim, parts.seed);
     this.codec = createInt8Codec(parts.dim);
     this.mean = new Float32Array(parts.dim);
   }
 
   /** An empty sketch of `colbertDim`-column rows into min(dim, colbertDim) columns. */
-  static create(colbertDim: number, dim: number, hnsw: ResolvedDenseOptions, kernel: ColbertKernel, kernelThreads: number): ColbertSketch {
+  static create(colbertDim: number, dim: number, hnsw: ResolvedDenseOptions, maxSim: MaxSim): ColbertSketch {
     const d = Math.min(dim, colbertDim);
     return new ColbertSketch({
-      colbertDim, dim: d, seed: SKETCH_SEED, arena: new SketchArena(d), means: new DenseIndex(d, hnsw, { normalize: false }), kernel, kernelThreads,
+      colbertDim, dim: d, seed: SKETCH_SEED, arena: new SketchArena(d), means: new DenseIndex(d, hnsw, { normalize: false }), maxSim,
     });
   }
 
@@ -113,7 +107,7 @@ export class ColbertSketch {
       return out;
     }
     const inv = 1 / q.tokens;
-    if (this.kernel === "js") {
+    if (!this.maxSim.usesBlocks("int8", q)) {
       const scratch = this.codec.prepare(q.data, q.tokens);
       for (let i = 0; i < slots.length; i++) {
         const v = this.arena.view(slots[i]!);
@@ -121,20 +115,14 @@ export class ColbertSketch {
       }
       return out;
     }
-    const scratch = this.scratch.take();
-    try {
-      const blocks = new BlockMaxSim("int8", this.dim, q.data, q.tokens, this.rowScorer(), (i, sum) => (out[i] = sum * inv), scratch);
-      let rows = 0;
-      for (let i = 0; i < slots.length; i++) rows += this.arena.view(slots[i]!)?.rows ?? 0;
-      blocks.expect(rows);
+    let rows = 0;
+    for (let i = 0; i < slots.length; i++) rows += this.arena.view(slots[i]!)?.rows ?? 0;
+    await this.maxSim.blocks("int8", this.dim, q, rows, (i, sum) => (out[i] = sum * inv), async (blocks) => {
       for (let i = 0; i < slots.length; i++) {
         const v = this.arena.view(slots[i]!);
         if (v !== undefined) await blocks.add(i, v.rows, v.payload);
       }
-      await blocks.flush();
-    } finally {
-      scratch?.release();
-    }
+    });
     return out;
   }
 
@@ -144,10 +132,9 @@ export class ColbertSketch {
     return { rowBytes: this.arena.residentBytes(), meanBytes: m.vectorBytes, graphBytes: m.graphBytes };
   }
 
+  /** Releases the MaxSim scorer if the sketch's own (the index's shared one is released by the index). */
   async close(): Promise<void> {
-    const s = this.scorer;
-    this.scorer = undefined;
-    if (s !== undefined) await s.release();
+    await this.maxSim.close();
   }
 
   private sketch(m: MultiVector): Float32Array {
@@ -156,10 +143,5 @@ export class ColbertSketch {
     const out = this.rows.subarray(0, n);
     sketchRows(this.projection, m.data, m.tokens, out);
     return out;
-  }
-
-  private rowScorer(): RowScorer {
-    this.scorer ??= createOrtRowScorer({ intraOpNumThreads: this.kernelThreads });
-    return this.scorer;
   }
 }

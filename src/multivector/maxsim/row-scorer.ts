@@ -1,7 +1,7 @@
 /**
  * `RowScorer` on onnxruntime: the ColBERT store's `Q · Dᵀ` products run as a Gemm (the same
  * library and thread pool design as the encoder) instead of JavaScript loops. One small
- * session per (row type, dim), created on first use.
+ * session per row type (any row width), created on first use.
  */
 import { availableParallelism } from "node:os";
 import { ErrorCodes, M3Error } from "../../errors.js";
@@ -45,7 +45,7 @@ class OrtRowScorer implements RowScorer {
   }
 
   private async run(q: Float32Array, qRows: number, d: TokenRows): Promise<Float32Array> {
-    const session = await this.session(d.type, d.dim);
+    const session = await this.session(d.type);
     const feeds: Record<string, ort.Tensor> = {
       [ROWS_QUERY]: new ort.Tensor("float32", q.subarray(0, qRows * d.dim), [qRows, d.dim]),
       [ROWS_DOCS]: new ort.Tensor(d.type, d.data.subarray(0, d.rows * d.dim), [d.rows, d.dim]),
@@ -55,11 +55,11 @@ class OrtRowScorer implements RowScorer {
     return out[ROWS_OUTPUT]!.data as Float32Array;
   }
 
-  private session(type: TokenRows["type"], dim: number): Promise<Session> {
-    const key = `${type}/${dim}`;
+  private session(type: TokenRows["type"]): Promise<Session> {
+    const key = type;
     let s = this.sessions.get(key);
     if (s === undefined) {
-      s = createSession(buildRowsGraph(type, dim), {
+      s = createSession(buildRowsGraph(type), {
         executionProviders: this.providers,
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,

@@ -15,25 +15,13 @@ const SCORE_BUDGET = 8 * 1024 * 1024;
 const MAX_BLOCK_ROWS = 16 * 1024;
 
 /**
- * Block buffers kept between `BlockMaxSim`s of one owner (a store, the sketch): a rerank then
- * allocates nothing. Growing and zero-filling fresh buffers on every call cost more CPU than the
- * onnxruntime Gemm itself (profile of 10k-document searches). One user at a time: `take` returns
- * undefined while another holds it, and that caller uses buffers of its own.
+ * Block buffers kept between `BlockMaxSim`s of one owner, lent through a `Scratch` (src/util/scratch.ts):
+ * a rerank then allocates nothing (fresh buffers per call cost more CPU than the onnxruntime Gemm
+ * itself: profile of 10k-document searches).
  */
-export class BlockScratch {
+export class BlockBuffers {
   data: Float32Array | Uint16Array | Int8Array | undefined;
   scales = new Float32Array(0);
-  private busy = false;
-
-  take(): BlockScratch | undefined {
-    if (this.busy) return undefined;
-    this.busy = true;
-    return this;
-  }
-
-  release(): void {
-    this.busy = false;
-  }
 }
 
 /** Collects candidates' payloads into one block, scores it with the row scorer, writes MaxSim sums. */
@@ -54,8 +42,8 @@ export class BlockMaxSim {
     private readonly scorer: RowScorer,
     /** Receives `sum_i max_j <q_i, d_j>` per candidate index. */
     private readonly out: (index: number, sum: number) => void,
-    /** Buffers to use (and keep, grown) instead of fresh ones; see `BlockScratch`. */
-    private readonly scratch?: BlockScratch,
+    /** Buffers to use (and keep, grown) instead of fresh ones; see `BlockBuffers`. */
+    private readonly scratch?: BlockBuffers,
   ) {
     this.max = new Float32Array(qRows);
     this.blockRows = Math.max(1, Math.min(MAX_BLOCK_ROWS, Math.floor(SCORE_BUDGET / Math.max(qRows, 1))));
