@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { defaultColbertFactory } from "../src/index/default-colbert.js";
 import { nodeFs, type IndexFs } from "../src/util/fs.js";
+import type { ColbertStoreFactory } from "../src/index/colbert/types.js";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { loadIndex, saveIndex } from "../src/index/persist.js";
 import { search } from "../src/retrieve/search.js";
@@ -85,6 +86,41 @@ describe("save / load", () => {
     expect(m2.colbert.committedBytes).toBeLessThan(m1.colbert.committedBytes / 4);
     const files = await fsp.readdir(dir);
     expect(files).not.toContain(m1.colbert.dataFile);
+    const b = await loadIndex(dir, { colbertFactory: factory });
+    expect(await snapshot(b)).toEqual(await snapshot(a));
+    await a.close();
+    await b.close();
+  });
+
+  it("after a compaction, deletes the files the store calls obsolete (plain names in the directory only) once the manifest is committed", async () => {
+    const dir = join(root, "compact-obsolete");
+    const outside = join(root, "outside-obsolete.bin");
+    await fsp.writeFile(outside, "keep");
+    let compactions = 0;
+    const reporting: ColbertStoreFactory = {
+      create: async (dim, o) => {
+        const store = await factory.create(dim, o);
+        const compact = store.compact.bind(store);
+        store.compact = async (d, g) => {
+          compactions++;
+          const r = await compact(d, g);
+          return { ...r, obsoleteFiles: [...r.obsoleteFiles, "store-scratch.bin", "../outside-obsolete.bin", "", ".."] };
+        };
+        return store;
+      },
+      open: (d, part, o) => factory.open(d, part, o),
+    };
+    const a = await HybridIndex.create(corpus.fingerprint, { colbertDim: 16, colbert: { codec: "float32" }, colbertFactory: reporting });
+    await a.upsert(corpus.docs.slice(0, 500));
+    await saveIndex(a, dir);
+    await fsp.writeFile(join(dir, "store-scratch.bin"), "left by the store");
+    await saveIndex(a, dir); // no compaction: a file the manifest does not know is not touched
+    expect(await fsp.readdir(dir)).toContain("store-scratch.bin");
+    await a.delete(corpus.docs.slice(0, 450).map((d) => d.id));
+    await saveIndex(a, dir);
+    expect(compactions).toBe(1);
+    expect(await fsp.readdir(dir)).not.toContain("store-scratch.bin");
+    expect(await fsp.readFile(outside, "utf8")).toBe("keep");
     const b = await loadIndex(dir, { colbertFactory: factory });
     expect(await snapshot(b)).toEqual(await snapshot(a));
     await a.close();

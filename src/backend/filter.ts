@@ -39,22 +39,43 @@ export interface FilterOperators {
   $exists?: boolean;
 }
 
-/** What callers write. */
+/**
+ * What callers write. An object with both an `op` and a `key` field is refused (by the type and,
+ * at run time, by `parseFilter`): that is the shape of a parsed tree node built by hand, which
+ * would otherwise be read as two equality conditions on keys named "op" and "key". To filter on
+ * metadata keys with those names, put them in separate `$and` members.
+ */
 export type MetadataFilter =
   | ((doc: StoredDocument) => boolean)
-  | { $and?: MetadataFilter[]; $or?: MetadataFilter[]; $not?: MetadataFilter; [key: string]: unknown };
+  | ({ $and?: MetadataFilter[]; $or?: MetadataFilter[]; $not?: MetadataFilter; [key: string]: unknown } & ({ op?: never } | { key?: never }));
 
 export type CompareOp = "gt" | "gte" | "lt" | "lte";
 
-/** The checked expression tree. */
-export type Filter =
+declare const parsed: unique symbol;
+/** The mark only `parseFilter` gives a tree (a type-level brand; nothing at run time). */
+interface Parsed {
+  readonly [parsed]: true;
+}
+
+/**
+ * The checked expression tree, opaque: only `parseFilter` makes one (the brand), so a hand-built
+ * `{ op: "eq", key: "lang", value: "en" }` type-checks neither as a tree nor as a user filter.
+ * Backends read it (switch on `op`); nothing builds it but the parser.
+ */
+export type Filter = (
   | { op: "and" | "or"; args: Filter[] }
   | { op: "not"; arg: Filter }
   | { op: "eq" | "ne"; key: string; value: FilterValue }
   | { op: "in" | "nin"; key: string; values: FilterValue[] }
   | { op: CompareOp; key: string; value: number | string }
   | { op: "exists"; key: string; value: boolean }
-  | { op: "predicate"; fn: (doc: StoredDocument) => boolean };
+  | { op: "predicate"; fn: (doc: StoredDocument) => boolean }
+) & Parsed;
+
+/** A tree node as the parser builds it, before it is marked (each member of `Filter` without the brand). */
+type Unmarked<T> = T extends Parsed ? { [K in keyof T as K extends typeof parsed ? never : K]: T[K] } : never;
+/** Marks a node the parser built. */
+const mark = (node: Unmarked<Filter>): Filter => node as Filter;
 
 const MAX_DEPTH = 32;
 
@@ -94,29 +115,35 @@ function parse(f: unknown, where: string, depth: number): Filter {
   if (depth > MAX_DEPTH) throw bad(`${where} nests deeper than ${MAX_DEPTH} levels; flatten it.`);
   if (typeof f === "function") {
     const fn = f as (doc: StoredDocument) => unknown;
-    return { op: "predicate", fn: (doc) => fn(doc) === true };
+    return mark({ op: "predicate", fn: (doc) => fn(doc) === true });
   }
   if (!isPlainObject(f)) {
     throw bad(`${where} must be a function (doc) => boolean or a plain object such as { lang: "en" } or { year: { $gte: 2020 } }; got ${describe(f)}.`);
+  }
+  if (Object.prototype.hasOwnProperty.call(f, "op") && Object.prototype.hasOwnProperty.call(f, "key")) {
+    throw bad(
+      `${where} has both "op" and "key" fields, the shape of a parsed filter tree built by hand; trees come only from parseFilter. ` +
+        `Write the filter as callers do, e.g. { lang: "en" } or { lang: { $ne: "en" } }; to match metadata keys named "op" and "key", use { $and: [{ op: ... }, { key: ... }] }.`,
+    );
   }
   const args: Filter[] = [];
   for (const [key, v] of Object.entries(f)) {
     const at = `${where}.${key}`;
     if (key === "$and" || key === "$or") {
       if (!Array.isArray(v) || v.length === 0) throw bad(`${at} must be a non-empty array of filters; got ${describe(v)}.`);
-      args.push({ op: key === "$and" ? "and" : "or", args: v.map((x, i) => parse(x, `${at}[${i}]`, depth + 1)) });
+      args.push(mark({ op: key === "$and" ? "and" : "or", args: v.map((x, i) => parse(x, `${at}[${i}]`, depth + 1)) }));
     } else if (key === "$not") {
-      args.push({ op: "not", arg: parse(v, at, depth + 1) });
+      args.push(mark({ op: "not", arg: parse(v, at, depth + 1) }));
     } else if (key.startsWith("$")) {
       throw bad(`${at}: unknown operator ${JSON.stringify(key)}; use $and, $or, $not at the top, or { key: { $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists } }.`);
     } else if (isPlainObject(v)) {
       args.push(...parseOperators(key, v, at));
     } else {
-      args.push({ op: "eq", key, value: checkValue(v, at) });
+      args.push(mark({ op: "eq", key, value: checkValue(v, at) }));
     }
   }
   if (args.length === 1) return args[0]!;
-  return { op: "and", args };
+  return mark({ op: "and", args });
 }
 
 function parseOperators(key: string, ops: Record<string, unknown>, at: string): Filter[] {
@@ -128,12 +155,12 @@ function parseOperators(key: string, ops: Record<string, unknown>, at: string): 
     switch (op) {
       case "$eq":
       case "$ne":
-        out.push({ op: op === "$eq" ? "eq" : "ne", key, value: checkValue(v, w) });
+        out.push(mark({ op: op === "$eq" ? "eq" : "ne", key, value: checkValue(v, w) }));
         break;
       case "$in":
       case "$nin":
         if (!Array.isArray(v)) throw bad(`${w} must be an array of values; got ${describe(v)}.`);
-        out.push({ op: op === "$in" ? "in" : "nin", key, values: v.map((x, i) => checkValue(x, `${w}[${i}]`)) });
+        out.push(mark({ op: op === "$in" ? "in" : "nin", key, values: v.map((x, i) => checkValue(x, `${w}[${i}]`)) }));
         break;
       case "$gt":
       case "$gte":
@@ -142,11 +169,11 @@ function parseOperators(key: string, ops: Record<string, unknown>, at: string): 
         if (typeof v !== "string" && !(typeof v === "number" && Number.isFinite(v))) {
           throw bad(`${w} must be a finite number or a string; got ${describe(v)}.`);
         }
-        out.push({ op: op.slice(1) as CompareOp, key, value: v });
+        out.push(mark({ op: op.slice(1) as CompareOp, key, value: v }));
         break;
       case "$exists":
         if (typeof v !== "boolean") throw bad(`${w} must be true or false; got ${describe(v)}.`);
-        out.push({ op: "exists", key, value: v });
+        out.push(mark({ op: "exists", key, value: v }));
         break;
       default:
         throw bad(`${at}: unknown operator ${JSON.stringify(op)}; use $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte or $exists.`);

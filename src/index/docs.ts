@@ -33,11 +33,6 @@ export class DocTable {
     return this.bySlot[slot];
   }
 
-  /** The slot `id` will occupy: its current one, or a free one (without claiming it). */
-  peekSlot(id: string): number {
-    return this.byId.get(id) ?? (this.free.length > 0 ? this.free[0]! : this.bySlot.length);
-  }
-
   /**
    * The slots that `put` would give `ids` (distinct), called in this order, without claiming
    * them: an existing id keeps its slot, new ids take the free slots lowest first, then new ones.

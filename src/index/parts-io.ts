@@ -13,7 +13,7 @@
  * returns them: nothing is half-loaded.
  */
 import * as fsp from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { checkFingerprint } from "../backend/validate.js";
 import { ErrorCodes, M3Error, isM3Error } from "../errors.js";
 import { makeDirs } from "../util/fs.js";
@@ -123,7 +123,8 @@ export async function writeParts(index: IndexParts, dir: string, options: SaveOp
     const cs = index.colbert.stats();
     // Rewrite the ColBERT data file when more than half of it is dead (removed or replaced records).
     const compact = cs.totalBytes > COMPACT_MIN_BYTES && cs.liveBytes < COMPACT_LIVE_FRACTION * cs.totalBytes;
-    const colbert = compact ? (await index.colbert.compact(dir, gen)).part : await index.colbert.persist(dir, gen);
+    const compaction = compact ? await index.colbert.compact(dir, gen) : undefined;
+    const colbert = compaction?.part ?? (await index.colbert.persist(dir, gen));
     step = `syncing ${colbert.offsetsFile}`;
     await fs.syncFile(join(dir, colbert.offsetsFile));
     await fs.syncFile(join(dir, colbert.dataFile));
@@ -150,7 +151,7 @@ export async function writeParts(index: IndexParts, dir: string, options: SaveOp
     await fs.rename(tmp, join(dir, MANIFEST_NAME));
     await fs.syncDir(dir);
     step = "removing files of older generations";
-    await removeStale(dir, manifest, previous, fs);
+    await removeStale(dir, manifest, previous, fs, compaction?.obsoleteFiles ?? []);
     index.location = resolve(dir);
   } catch (err) {
     if (isM3Error(err)) throw err;
@@ -328,10 +329,13 @@ async function readManifestQuietly(dir: string): Promise<IndexManifest | undefin
   }
 }
 
-/** Deletes files of the previous manifest and own generation files that the new manifest does not name. */
-async function removeStale(dir: string, now: IndexManifest, previous: IndexManifest | undefined, fs: IndexFs): Promise<void> {
+/**
+ * Deletes files of the previous manifest, own generation files and the files a compaction said
+ * it made obsolete (plain names in `dir` only), unless the new manifest names them.
+ */
+async function removeStale(dir: string, now: IndexManifest, previous: IndexManifest | undefined, fs: IndexFs, obsolete: readonly string[]): Promise<void> {
   const keep = new Set([...now.files.map((f) => f.name), now.colbert.dataFile, MANIFEST_NAME]);
-  const stale = new Set<string>();
+  const stale = new Set<string>(obsolete.filter((name) => typeof name === "string" && name !== "" && name === basename(name) && name !== "." && name !== ".."));
   if (previous !== undefined) {
     for (const f of previous.files) stale.add(f.name);
     stale.add(previous.colbert.dataFile);

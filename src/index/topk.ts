@@ -16,10 +16,6 @@ export class TopK {
     return this.n;
   }
 
-  get full(): boolean {
-    return this.n >= this.k;
-  }
-
   /** Score of the worst kept entry; -Infinity while not full. */
   get threshold(): number {
     return this.n < this.k ? -Infinity : this.scores[0]!;

@@ -1,21 +1,9 @@
 /** File names of the ColBERT part and the small file-system steps of persistence. */
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
-import type { ColbertManifestPart } from "./types.js";
 
 export const dataFileName = (generation: number): string => `colbert-data.${generation}.bin`;
 export const offsetsFileName = (generation: number): string => `colbert-offsets.${generation}.bin`;
-
-/**
- * Files `previous` references that `next` does not: delete them after the manifest holding
- * `next` is committed (the old offsets file after a persist; also the old data file after a
- * compaction or a move to another directory).
- */
-export function obsoleteColbertFiles(previous: ColbertManifestPart | undefined, next: ColbertManifestPart): string[] {
-  if (previous === undefined) return [];
-  const keep = new Set([next.dataFile, next.offsetsFile]);
-  return [previous.dataFile, previous.offsetsFile].filter((f) => !keep.has(f));
-}
 
 /** Runs `fn`, turning file-system errors into IO_ERROR (M3Errors pass through). */
 export async function io<T>(what: string, fn: () => Promise<T>): Promise<T> {

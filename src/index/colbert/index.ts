@@ -19,7 +19,6 @@ import { checkDim, resolveOpenOptions, resolveOptions } from "./validate.js";
 export type {
   ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertOpenOptions, ColbertStore, ColbertStoreOptions,
 } from "./types.js";
-export { obsoleteColbertFiles } from "./files.js";
 export { bytesPerToken } from "../../multivector/codec/codec.js";
 export { poolTokens } from "../../multivector/pool.js";
 export { DEFAULT_CODEC, DEFAULT_CACHE_BYTES, DEFAULT_KERNEL } from "./validate.js";

@@ -13,8 +13,8 @@
  *    in-memory store) writes a fresh data file `colbert-data.<g>.bin` there and switches to it.
  * 2. The index checksums `part.offsetsFile` (and may checksum the data file's first
  *    `committedBytes`), writes the manifest with `part` to a temporary name, fsyncs, renames.
- * 3. After the rename only: delete `obsoleteColbertFiles(previousPart, part)` (and, after
- *    `compact`, its `obsoleteFiles`). Before the rename, nothing the old manifest references
+ * 3. After the rename only: delete the files the previous manifest named and the new one does
+ *    not (and, after `compact`, its `obsoleteFiles`). Before the rename, nothing the old manifest references
  *    has been modified: records are only appended past its `committedBytes`, which
  *    `openColbertStore` ignores (and truncates before its first append).
  * `compact(dir, g)` follows the same steps with its `part`; it rewrites live records into a new
