@@ -226,12 +226,25 @@ export class HybridIndex implements RetrievalBackend {
     return f === undefined ? this.docs.size : matchingSlots(this, f)!.length;
   }
 
+  /**
+   * Every (matching) document in id order (UTF-16 code units), read `pageSize` (default 256, as
+   * the Postgres backend) at a time: a page is read once the one before it has been consumed, so a
+   * document changed or deleted before its page is read is seen as it is then. The ids are those
+   * present when the iteration starts; documents added later are not visited.
+   */
   async *documents(options: { filter?: AnyFilter; pageSize?: number } = {}): AsyncIterable<StoredDocument> {
     this.checkOpen();
     const f = parseFilter(options.filter);
-    for (const id of this.docs.ids()) {
-      const d = this.get(id);
-      if (d !== undefined && (f === undefined || matchesFilter(f, d))) yield d;
+    const pageSize = checkInt("pageSize", options.pageSize ?? DOCUMENTS_PAGE, 1, 100_000);
+    const ids = this.docs.ids().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let at = 0; at < ids.length;) {
+      this.checkOpen();
+      const page: StoredDocument[] = [];
+      while (at < ids.length && page.length < pageSize) {
+        const d = this.get(ids[at++]!);
+        if (d !== undefined && (f === undefined || matchesFilter(f, d))) page.push(d);
+      }
+      yield* page;
     }
   }
 
@@ -343,6 +356,9 @@ export class HybridIndex implements RetrievalBackend {
     if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This index was closed; load it again to use it.");
   }
 }
+
+/** Documents per page of `documents()` unless `pageSize` says otherwise. */
+const DOCUMENTS_PAGE = 256;
 
 /** deleteWhere needs a filter: an empty one would delete everything (use `clear()` for that). */
 function requireFilter(filter: unknown) {

@@ -122,6 +122,24 @@ export function describeBackendContract(name: string, open: OpenBackend): void {
       expect(info.kind).toBe(b.kind);
     });
 
+    it("documents() reads pageSize documents at a time, in id order; a bad pageSize is OUT_OF_RANGE", async () => {
+      const b = await fresh();
+      await b.upsert(entries.slice(0, 7).map((e, i) => ({ ...e, id: `p${i}` })));
+      const pages = b.documents({ pageSize: 3 })[Symbol.asyncIterator]();
+      const first = await pages.next(); // reads the first page: p0, p1, p2
+      expect(first.value?.id).toBe("p0");
+      await b.delete(["p2", "p4"]); // p2's page is already read; p4's is not
+      const rest: string[] = [];
+      for (let r = await pages.next(); r.done !== true; r = await pages.next()) rest.push(r.value.id);
+      expect(rest).toEqual(["p1", "p2", "p3", "p5", "p6"]);
+      const all: string[] = [];
+      for await (const d of b.documents({ pageSize: 1, filter: { parity: "even" } })) all.push(d.id);
+      expect(all).toEqual(["p0", "p6"]);
+      for (const pageSize of [0, 1.5, 100_001, "7"]) {
+        expect(await codeOf(b.documents({ pageSize: pageSize as number })[Symbol.asyncIterator]().next())).toBe("OUT_OF_RANGE");
+      }
+    });
+
     it("overwrites by id, keeps the last of repeated ids in one call, deletes (missing ids ignored)", async () => {
       const b = await fresh();
       await b.upsert(entries.slice(0, 20));
