@@ -59,12 +59,27 @@ const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
 class GatedEncoder extends FakeM3Encoder {
   gate: Promise<void> = Promise.resolve();
   release: () => void = () => undefined;
+  private readonly pending = new Set<Promise<unknown>>();
   close() {
     this.gate = new Promise((r) => (this.release = r));
   }
   override async encode(...args: Parameters<FakeM3Encoder["encode"]>) {
-    await this.gate;
-    return super.encode(...args);
+    const call = this.gate.then(() => super.encode(...args));
+    this.pending.add(call);
+    try {
+      return await call;
+    } finally {
+      this.pending.delete(call);
+    }
+  }
+  /**
+   * Resolves once every encode call made so far has returned, and then once more after the
+   * microtasks that follow them: whatever a caller does next with an encoding, short of I/O, it
+   * has done by then.
+   */
+  async drained(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await new Promise<void>((r) => setImmediate(r));
   }
 }
 
@@ -338,7 +353,7 @@ describe("M3VectorStore: cancellation and progress", () => {
     const mmr = vs.asRetriever({ k: 2, searchType: "mmr" }).invoke("cats", { timeout: 20 });
     expect(await codeOf(mmr)).toBe("ABORTED");
     gated.release();
-    await new Promise((r) => setTimeout(r, 20));
+    await gated.drained(); // the held encodings have come back; an aborted search that went on would now be at the backend
     expect(candidates).not.toHaveBeenCalled(); // the aborted searches never reached the backend
 
     expect((await retriever.invoke("the cat on a warm mat", { timeout: 60_000 })).map((d) => d.id)).toContain("cats");

@@ -6,17 +6,52 @@ import { codeOf } from "./helpers/backend-contract.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 import { memoryColbertFactory } from "./helpers/memory-colbert.js";
 
-/** A fake encoder whose encode() waits until released, to hold an add in its encoding phase. */
+/**
+ * A fake encoder whose encode() waits until released, to hold an add in its encoding phase.
+ * `held(n)` resolves once n calls are waiting; `returned(n)` once n calls have returned.
+ */
 class SlowEncoder extends FakeM3Encoder {
   gates: (() => void)[] = [];
+  private started = 0;
+  private done = 0;
+  private readonly waits: { count: () => number; n: number; resolve: () => void }[] = [];
   override async encode(texts: string[], options?: EncodeOptions): Promise<M3Encoding[]> {
-    await new Promise<void>((r) => this.gates.push(r));
-    return super.encode(texts, options);
+    await new Promise<void>((r) => {
+      this.gates.push(r);
+      this.started++;
+      this.wake();
+    });
+    try {
+      return await super.encode(texts, options);
+    } finally {
+      this.done++;
+      this.wake();
+    }
+  }
+  held(n: number): Promise<void> {
+    return this.until(() => this.started, n);
+  }
+  returned(n: number): Promise<void> {
+    return this.until(() => this.done, n);
+  }
+  private until(count: () => number, n: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.waits.push({ count, n, resolve });
+      this.wake();
+    });
+  }
+  private wake(): void {
+    for (let i = this.waits.length - 1; i >= 0; i--) {
+      const w = this.waits[i]!;
+      if (w.count() >= w.n) {
+        this.waits.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 }
 
 const make = async (enc = new FakeM3Encoder()) => M3HybridStore.create(enc, { colbertFactory: memoryColbertFactory, batchSize: 2 });
-const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("M3HybridStore writes", () => {
   it("a delete called after an add of the same id wins, even while the add is still encoding", async () => {
@@ -24,7 +59,7 @@ describe("M3HybridStore writes", () => {
     const store = await make(enc);
     const add = store.addDocuments([{ id: "a", pageContent: "alpha beta" }]);
     const del = store.delete(["a"]);
-    await tick();
+    await enc.held(1); // the add is encoding, the delete queued behind it
     enc.gates.splice(0).forEach((g) => g());
     const [ids, res] = await Promise.all([add, del]);
     expect(ids).toEqual(["a"]);
@@ -38,9 +73,9 @@ describe("M3HybridStore writes", () => {
     const store = await make(enc);
     const first = store.addDocuments([{ id: "x", pageContent: "first version" }]);
     const second = store.addDocuments([{ id: "x", pageContent: "second version" }]);
-    await tick();
+    await enc.held(2);
     enc.gates[1]!(); // the second add finishes encoding first
-    await tick();
+    await enc.returned(1);
     enc.gates[0]!();
     await Promise.all([first, second]);
     expect((await store.get("x"))!.pageContent).toBe("second version");

@@ -188,14 +188,23 @@ export function describeVectorStoreProperties(name: string, open: OpenVectorStor
       await vs.maxMarginalRelevanceSearch("cats", deepFreeze({ k: 3, fetchK: 6, filter }));
       await vs.delete(deepFreeze({ ids: ["v1"] }));
 
-      const [first] = await vs.similaritySearch("warm mat", 1, { topic: "pets" });
-      (first!.metadata as Record<string, unknown>)["topic"] = "changed";
-      (first!.metadata["tags"] as unknown[] | undefined)?.push("z");
-      ((first!.metadata["nested"] as { deep?: { x: number } } | undefined)?.deep ?? { x: 0 }).x = 99;
-      const again = await vs.similaritySearch("warm mat", 1, { topic: "pets" });
-      expect(again[0]!.id).toBe(first!.id);
+      // Change every level of a result's metadata — a top-level key, an array (the cats document's
+      // tags), a nested object (the dogs document's nested.deep) — then read it again.
       const source: Record<string, string> = { v2: "dogs", ...Object.fromEntries(CORPUS.flatMap((c) => [[c.id, c.id], [`x-${c.id}`, c.id]])) };
-      expect(again[0]!.metadata).toStrictEqual(BY_ID.get(source[first!.id!]!)!.metadata);
+      const [cat] = await vs.similaritySearch("warm mat", 1, { topic: "pets", n: 1 });
+      const catTags = cat!.metadata["tags"] as unknown[];
+      expect(catTags).toEqual(["a", "b"]); // the array this changes is there
+      cat!.metadata["topic"] = "changed";
+      catTags.push("z");
+      const [dog] = await vs.similaritySearch("loyal dogs", 1, { n: 2 });
+      const deep = (dog!.metadata["nested"] as { deep: { x: number } }).deep;
+      expect(deep).toEqual({ x: 1 }); // the nested object this changes is there
+      deep.x = 99;
+      for (const [query, filter, before] of [["warm mat", { topic: "pets", n: 1 }, cat!], ["loyal dogs", { n: 2 }, dog!]] as const) {
+        const again = await vs.similaritySearch(query, 1, filter);
+        expect(again[0]!.id).toBe(before.id);
+        expect(again[0]!.metadata).toStrictEqual(BY_ID.get(source[before.id!]!)!.metadata);
+      }
     });
 
     it("every read path returns exactly the stored metadata (no scores or other keys added)", async () => {
