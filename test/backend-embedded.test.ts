@@ -7,6 +7,7 @@ describeBackendContract("embedded index", (spec) =>
   HybridIndex.create(spec.fingerprint, {
     denseDim: spec.denseDim,
     colbertDim: spec.colbertDim,
+    ...(spec.sketchDim === undefined ? {} : { sketchDim: spec.sketchDim }),
     colbert: { codec: "float32" },
     colbertFactory: defaultColbertFactory,
   }),

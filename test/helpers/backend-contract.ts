@@ -18,6 +18,8 @@ export interface ContractSpec {
   fingerprint: ModelFingerprint;
   denseDim: number;
   colbertDim: number;
+  /** Columns of a ColBERT sketch, for a backend that keeps one (below colbertDim in the deep-corpus test). */
+  sketchDim?: number;
 }
 
 /** Opens an empty backend; `release` (optional) runs after the backend is closed. */
@@ -219,6 +221,36 @@ export function describeBackendContract(name: string, open: OpenBackend): void {
         for (const h of bruteSearch(corpus.docs, q, 10)) if (got.has(h.id)) found++;
       }
       expect(found / (10 * corpus.queries.length)).toBeGreaterThanOrEqual(0.95);
+    });
+
+    it("at non-exhaustive depths (a pool well below the corpus; the two tiers and a narrower sketch where the backend has them) every hit is exactly scored and the exhaustive top-10 is found", async () => {
+      const deep = generateSyntheticCorpus({ docs: 600, queries: 8, denseDim: 32, colbertDim: 64, colbertTokens: [3, 9], seed: 29, clusters: 20 });
+      const b = await open({ fingerprint: deep.fingerprint, denseDim: 32, colbertDim: 64, sketchDim: 16 });
+      opened.push(b);
+      await b.upsert(deep.docs);
+      const tiers = b.capabilities.approximateColbert === true;
+      let found = 0;
+      let partlyReranked = 0;
+      for (const q of deep.queries) {
+        const { hits, stats } = await searchWithStats(b, q, { k: 10, candidates: 40, colbertCandidates: 40, rerank: 12 });
+        expect(stats.strategy).toBe("candidates");
+        expect(stats.poolSize).toBeLessThan(deep.docs.length / 4);
+        expect(hits).toHaveLength(10);
+        // Exact scores for every hit, whichever tier put it there, in descending order.
+        const exact = new Map(bruteSearch(deep.docs, q, deep.docs.length).map((h) => [h.id, h.score]));
+        for (const h of hits) expect(h.score, h.id).toBeCloseTo(exact.get(h.id)!, 5);
+        for (let i = 1; i < hits.length; i++) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
+        if (tiers) {
+          expect(stats.reranked).toBeGreaterThanOrEqual(10);
+          if (stats.reranked < stats.poolSize) partlyReranked++;
+        } else {
+          expect(stats.reranked).toBe(stats.poolSize);
+        }
+        const got = new Set(hits.map((h) => h.id));
+        for (const h of bruteSearch(deep.docs, q, 10)) if (got.has(h.id)) found++;
+      }
+      if (tiers) expect(partlyReranked).toBeGreaterThan(0); // the exact tier scored only part of the pool
+      expect(found / (10 * deep.queries.length)).toBeGreaterThanOrEqual(0.9);
     });
 
     it("bad input: typed errors, and nothing already stored is lost", async () => {
