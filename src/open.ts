@@ -15,9 +15,23 @@ import { loadIndex } from "./index/persist.js";
 import { M3PostgresBackend } from "./postgres/backend.js";
 import type { M3PostgresOptions } from "./postgres/options.js";
 import { checkBackend, checkEncoder, HybridStore, type StoreOptions } from "./retrieve/hybrid-store.js";
-import type { M3EncoderLike } from "./types.js";
+import type { M3EncoderLike, ModelFingerprint } from "./types.js";
 
 export type { M3PostgresOptions };
+// For the CLI, which names no backend either: the Postgres backend and the embedded index by directory.
+export { M3PostgresBackend, PG_DEFAULTS } from "./postgres/index.js";
+export type { CollectionDescription } from "./postgres/index.js";
+export type { HybridIndex, IndexStats } from "./index/hybrid-index.js";
+
+/** The embedded index saved in `dir`, with the package's ColBERT store; checked against `fingerprint` when given. */
+export function loadEmbeddedIndex(dir: string, options: { fingerprint?: ModelFingerprint } = {}): Promise<HybridIndex> {
+  return loadIndex(dir, { ...(options.fingerprint === undefined ? {} : { fingerprint: options.fingerprint }), colbertFactory: defaultColbertFactory });
+}
+
+/** An empty embedded index for `fingerprint`'s model, with the package's ColBERT store. */
+export function createEmbeddedIndex(fingerprint: ModelFingerprint): Promise<HybridIndex> {
+  return HybridIndex.create(fingerprint, { colbertFactory: defaultColbertFactory });
+}
 
 export interface M3HybridStoreOptions extends HybridIndexOptions, StoreOptions {}
 

@@ -5,7 +5,7 @@
  * collection sees them.
  */
 import type { BackendEntry } from "../backend/types.js";
-import { M3PostgresBackend, PG_DEFAULTS, type CollectionDescription } from "../postgres/index.js";
+import { M3PostgresBackend, PG_DEFAULTS, type CollectionDescription } from "../open.js";
 import { search } from "../retrieve/search.js";
 import type { SourceDoc } from "./chunk.js";
 import type { CliHit, CliModel, CliSearch, WritableIndex } from "./engine.js";

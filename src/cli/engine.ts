@@ -1,15 +1,13 @@
 /**
  * The CLI's only contact with the library: the encoder (M3Encoder), the hybrid index and its
- * store (M3HybridStore, loadIndex) and retrieval. Commands talk to these small interfaces.
+ * store (through src/open.ts: M3HybridStore, loadEmbeddedIndex, createEmbeddedIndex) and
+ * retrieval. Commands talk to these small interfaces.
  */
 import { M3Encoder } from "../encode/encoder.js";
 import type { ModelVariant } from "../encode/options.js";
 import type { ExecutionProvider } from "../encode/providers.js";
-import { defaultColbertFactory } from "../index/default-colbert.js";
-import { HybridIndex, type IndexStats } from "../index/hybrid-index.js";
-import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
-import { M3HybridStore } from "../open.js";
+import { createEmbeddedIndex, loadEmbeddedIndex, M3HybridStore, type IndexStats } from "../open.js";
 import { search } from "../retrieve/search.js";
 import { resolvePretrained } from "../hub/index.js";
 import type { ModeScores } from "../math/scores.js";
@@ -87,8 +85,8 @@ export interface WritableIndex {
 export async function openIndexForWrite(dir: string, model: CliModel): Promise<WritableIndex> {
   const fingerprint = await model.encoder.fingerprint();
   const index = existsSync(path.join(dir, "manifest.json"))
-    ? await loadIndex(dir, { fingerprint, colbertFactory: defaultColbertFactory })
-    : await HybridIndex.create(fingerprint, { colbertFactory: defaultColbertFactory });
+    ? await loadEmbeddedIndex(dir, { fingerprint })
+    : await createEmbeddedIndex(fingerprint);
   const store = await M3HybridStore.fromIndex(model.encoder, index);
   return {
     get size() {
@@ -143,10 +141,7 @@ export interface CliHit {
 }
 
 export async function openIndexForRead(dir: string, model: CliModel | undefined): Promise<ReadableIndex> {
-  const index = await loadIndex(dir, {
-    colbertFactory: defaultColbertFactory,
-    ...(model ? { fingerprint: await model.encoder.fingerprint() } : {}),
-  });
+  const index = await loadEmbeddedIndex(dir, model ? { fingerprint: await model.encoder.fingerprint() } : {});
   return {
     get size() {
       return index.size;
