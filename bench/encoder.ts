@@ -21,6 +21,9 @@
  *   --parts variants,int8,single,mcls,profile   (default: all; without "variants" the parts run
  *   are merged into the existing --out file, keeping its other results)
  *   --single-runs 20  --mcls-texts 2 --mcls-tokens 1024
+ * The load part (bench/lib/encoder-load.ts; not in the default --parts) loads each of
+ * --load-configs (default int8:fused,fp32:fused,int8:unfused,fp32:unfused) in its own child:
+ * load time, RSS after load, 16-token query p50/p90 (--single-runs).
  * FLOP per token at padded length L: 2·P + 2·layers·2·L·hidden, P = layers·(4·hidden² +
  * 2·hidden·ffn) (= 302e6 for BGE-M3: 0.604 GFLOP + attention). Achieved GFLOP/s counts the
  * padded tokens the forward pass really computed; "useful" counts real tokens only. The peak is
@@ -44,6 +47,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "tokenizers";
 import { planBatches, padBatch } from "../src/encode/batching.js";
+import { loadPart } from "./lib/encoder-load.js";
 import { hasInt8, int8Part, mclsPart, profilePart, singlePart } from "./lib/encoder-parts.js";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB } from "./lib/machine.js";
 import type { MatMulPeak } from "./lib/onnx-matmul.js";
@@ -418,7 +422,7 @@ async function mainLong(a: Record<string, string | true>, modelDir: string, thre
   log(`wrote ${outFile}`);
 }
 
-const PARTS = ["variants", "int8", "single", "mcls", "profile"] as const;
+const PARTS = ["variants", "int8", "single", "mcls", "profile", "load"] as const;
 type Part = (typeof PARTS)[number];
 
 /** Runs one comparison part in this (child) process; its result goes to the parent as JSON. */
@@ -428,6 +432,9 @@ async function runPart(part: Exclude<Part, "variants">, a: Record<string, string
   if (part === "int8") {
     const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
     result = await int8Part(modelDir, threads, await buildTexts(tok, counts));
+  } else if (part === "load") {
+    const [v, f] = String(a["load-config"] ?? "fp32:fused").split(":");
+    result = await loadPart(modelDir, threads, v === "int8" ? "int8" : "fp32", f !== "unfused", Number(a["single-runs"] ?? 20));
   } else if (part === "single") {
     result = await singlePart(modelDir, threads, Number(a["single-runs"] ?? 20));
   } else if (part === "mcls") {
@@ -483,7 +490,7 @@ async function main(): Promise<void> {
     process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
     return;
   }
-  const parts = (typeof a.parts === "string" ? a.parts.split(",") : [...PARTS]) as Part[];
+  const parts = (typeof a.parts === "string" ? a.parts.split(",") : PARTS.filter((p) => p !== "load")) as Part[];
   for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--parts: unknown part ${p} (${PARTS.join(", ")})`);
   const outFile = String(a.out ?? "bench/results/encoder.json");
   const passthrough = ["single-runs", "mcls-texts", "mcls-tokens", "profile-batch", "profile-length"].flatMap((k) => (typeof a[k] === "string" ? [`--${k}`, a[k] as string] : []));
@@ -492,6 +499,23 @@ async function main(): Promise<void> {
   let failed = false;
   for (const p of parts) {
     if (p === "variants") continue;
+    if (p === "load") {
+      // One child per configuration (each its own RSS), int8 and fp32 alternating.
+      const configs = typeof a["load-configs"] === "string" ? a["load-configs"].split(",") : ["int8:fused", "fp32:fused", "int8:unfused", "fp32:unfused"];
+      const rows: unknown[] = [];
+      const uptimeAtStart = machineInfo().uptime;
+      for (const cfg of configs) {
+        try {
+          rows.push(await child(p, [...partArgs, "--load-config", cfg]));
+        } catch (err) {
+          log(`part load ${cfg} failed: ${(err as Error).message}`);
+          rows.push({ config: cfg, error: (err as Error).message });
+          failed = true;
+        }
+      }
+      comparisons[p] = { uptimeAtStart, uptimeAtEnd: machineInfo().uptime, rows };
+      continue;
+    }
     if ((p === "int8") && !hasInt8(modelDir)) {
       log(`part ${p}: skipped, ${modelDir}/onnx/model_quantized.onnx is missing (make it with: m3 quantize ${modelDir})`);
       comparisons[p] = { skipped: "no onnx/model_quantized.onnx" };

@@ -94,7 +94,7 @@ export interface SingleRow {
 }
 
 /** The longest text of at most `tokens` tokens (`<s>`/`</s>` included) made of query-like words. */
-async function textOfTokens(enc: M3EncoderType, tokens: number): Promise<string> {
+export async function textOfTokens(enc: M3EncoderType, tokens: number): Promise<string> {
   const words = "how does the moon raise the tides of the oceans twice every day and why do they differ along coasts".split(" ");
   let best = "";
   for (let n = 1; n < 200; n++) {

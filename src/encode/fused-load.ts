@@ -1,17 +1,17 @@
 /**
  * Creates the encoder session, with its attention fused at load (`fusedAttention`, see
  * onnx/attention-graph.ts) when the graph has the pattern; otherwise, or when onnxruntime
- * refuses the rewritten graph, from the file as it is.
+ * refuses the rewritten graph, from the file as it is. The rewrite reads the file's skeleton
+ * (onnx/skeleton.ts): large inline weights (an int8 file is one ~570 MB protobuf) stay in the
+ * file and are referenced as external data, so the fused load holds no second copy of them.
  */
-import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { fuseAttention } from "./onnx/attention-graph.js";
+import { readModelSkeleton } from "./onnx/skeleton.js";
 import type { ResolvedEncoderOptions } from "./options.js";
 import { createSession, type Session } from "./session.js";
 
-/** Graph files larger than this (weights inline) are loaded as they are: rewriting would hold a second copy. */
-export const FUSE_MAX_FILE_BYTES = 768 * 1024 * 1024;
 const EXTERNAL_FOLDER = "session.model_external_initializers_file_folder_path";
 
 export interface EncoderSession {
@@ -27,11 +27,11 @@ export async function createEncoderSession(
   heads: number | undefined,
 ): Promise<EncoderSession> {
   // The fused kernel is float32 only on the CPU.
-  if (o.fusedAttention && o.variant !== "fp16" && (await stat(file)).size <= FUSE_MAX_FILE_BYTES) {
+  if (o.fusedAttention && o.variant !== "fp16") {
     // A file that does not parse is left to onnxruntime, whose refusal is the MODEL_INVALID users see.
     let fused: ReturnType<typeof fuseAttention>;
     try {
-      fused = fuseAttention(new Uint8Array(await readFile(file)), heads);
+      fused = fuseAttention((await readModelSkeleton(file)).bytes, heads);
     } catch {
       fused = undefined;
     }

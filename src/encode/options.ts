@@ -58,8 +58,8 @@ export interface M3EncoderOptions {
   mclsStep?: number;
   /**
    * Rewrite the encoder graph's attention at load into onnxruntime's fused MultiHeadAttention
-   * (fp32/int8 graphs with external or up to 768 MiB of inline weights, when the pattern is found;
-   * `info.fusedAttentionBlocks` says how many blocks). A pass without padding (one text, or
+   * (fp32/int8 graphs, when the pattern is found; `info.fusedAttentionBlocks` says how many
+   * blocks; inline weights stay in the file, referenced, so the rewrite holds no second copy). A pass without padding (one text, or
    * texts of one length) then takes the CPU kernel's flash path, whose attention memory is
    * linear in L; padded passes materialise the scores once. false loads the graph as it is.
    * @default true

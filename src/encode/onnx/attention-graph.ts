@@ -103,7 +103,8 @@ function floatValue(name: string): ProtoWriter {
  */
 export function fuseAttention(buf: Uint8Array, heads: number | undefined): FusedAttention | undefined {
   const m = parseModel(buf);
-  if (!m.inputs.includes(MASK) || m.opsets.has(MS_DOMAIN)) return undefined;
+  // Graphs with onnxruntime's attention ops already fused are left alone (other com.microsoft ops, e.g. MatMulNBits, are fine).
+  if (!m.inputs.includes(MASK) || m.nodes.some((n) => n.domain === MS_DOMAIN && n.opType.includes("Attention"))) return undefined;
   const producer = new Map<string, OnnxNode>();
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of m.nodes) {
@@ -221,7 +222,7 @@ export function fuseAttention(buf: Uint8Array, heads: number | undefined): Fused
   const w = new ProtoWriter();
   for (const f of m.otherFields) w.raw(f.raw);
   w.embed(7, g);
-  w.embed(8, new ProtoWriter().string(1, MS_DOMAIN).int(2, 1));
+  if (!m.opsets.has(MS_DOMAIN)) w.embed(8, new ProtoWriter().string(1, MS_DOMAIN).int(2, 1));
   return { bytes: w.finish(), blocks: k };
 }
 

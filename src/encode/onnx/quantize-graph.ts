@@ -7,16 +7,28 @@
  *   Gather(T, ids) -> Gather(Tq int8, ids) -> Cast(float) -> Mul(·, Gather(Ts, ids))
  *
  * Weights are symmetric int8 (zero point 0) with one scale per output column (`per-column`)
- * or one per matrix (`per-tensor`); embedding tables get one scale per row. Only MatMuls whose
+ * or one per matrix (`per-tensor`); embedding tables get one scale per row. With `bits: 4`
+ * each MatMul instead becomes one `com.microsoft.MatMulNBits` (4-bit blocks of 32 with a scale
+ * and zero point each, accuracy level 4: onnxruntime quantises the activations to int8 inside
+ * the kernel; see nbits.ts); the embedding tables stay int8 as above. Only MatMuls whose
  * right operand is a 2-D float initializer and Gathers (axis 0) of a 2-D float initializer
  * with non-constant indices are rewritten; every other node, initializer and graph field is
  * written back as read.
  */
 import { ErrorCodes, M3Error } from "../../errors.js";
+import { quantizeBlocks4 } from "./nbits.js";
 import { OnnxType, ProtoWriter, intAttribute, node, rawTensorProto } from "./proto.js";
 import { readFields, type OnnxModel, type OnnxNode, type OnnxTensor } from "./reader.js";
 
 export type ScaleMode = "per-column" | "per-tensor";
+
+/** Weight bits: 8 (MatMulInteger) or 4 (MatMulNBits). */
+export type WeightBits = 8 | 4;
+
+/** MatMulNBits block size and accuracy level (4: int8 activations inside the kernel). */
+export const NBITS_BLOCK = 32;
+export const NBITS_ACCURACY_LEVEL = 4;
+export const MS_DOMAIN = "com.microsoft";
 
 /** Reads float data of an initializer: `rows` rows of a [R, C] tensor from row `from`. */
 export type FloatReader = (t: OnnxTensor, from: number, rows: number) => Promise<Float32Array>;
@@ -82,7 +94,7 @@ function quantizeRows(t: Float32Array, C: number, q: Int8Array, scales: Float32A
   }
 }
 
-const bytesOf = (a: Int8Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bytesOf = (a: Int8Array | Uint8Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
  * Rewrites `model` and returns the new GraphProto (large tensors by reference) with stats.
@@ -95,6 +107,7 @@ export async function quantizeGraph(
   inline: (t: OnnxTensor) => Promise<Uint8Array>,
   mode: ScaleMode,
   onProgress: (done: number, total: number) => void = () => undefined,
+  bits: WeightBits = 8,
 ): Promise<{ graph: ProtoWriter; stats: QuantizeStats }> {
   const inits = new Map(model.initializers.map((t) => [t.name, t]));
   const uses = new Map<string, number>();
@@ -109,7 +122,7 @@ export async function quantizeGraph(
   const nodes: ProtoWriter[] = [];
   const newInits: ProtoWriter[] = [];
   const replaced = new Map<string, number>(); // initializer -> uses rewritten
-  const quantizedWeights = new Map<string, { q: string; s: string }>();
+  const quantizedWeights = new Map<string, { q: string; s: string; z?: string }>();
   const quantizedInputs = new Map<string, { q: string; s: string; z: string }>();
   const ZERO = "m3q/zero_point_int8";
   newInits.push(rawTensorProto(ZERO, [], OnnxType.INT8, new Uint8Array(1)));
@@ -118,7 +131,34 @@ export async function quantizeGraph(
   const fresh = (what: string) => `m3q/${k}/${what}`;
 
   for (const n of model.nodes) {
-    if (matmulTarget(n)) {
+    if (matmulTarget(n) && bits === 4 && (inits.get(n.inputs[1]!)!.dims[0]! % NBITS_BLOCK) === 0) {
+      k++;
+      const [x, wName] = n.inputs as [string, string];
+      const w = inits.get(wName)!;
+      const [K, N] = w.dims as [number, number];
+      let qw = quantizedWeights.get(wName);
+      if (qw === undefined) {
+        const q = quantizeBlocks4(await read(w, 0, K), K, N, NBITS_BLOCK);
+        qw = { q: `${wName}/q4`, s: `${wName}/q4_scale`, z: `${wName}/q4_zero_point` };
+        newInits.push(rawTensorProto(qw.q, [N, q.blocksPerColumn, NBITS_BLOCK / 2], OnnxType.UINT8, q.codes));
+        newInits.push(rawTensorProto(qw.s, [N * q.blocksPerColumn], OnnxType.FLOAT, bytesOf(q.scales)));
+        newInits.push(rawTensorProto(qw.z!, [q.zeros.length], OnnxType.UINT8, q.zeros));
+        quantizedWeights.set(wName, qw);
+        stats.bytesBefore += K * N * 4;
+        stats.bytesAfter += q.codes.length + q.scales.byteLength + q.zeros.length;
+      }
+      const attrs = [
+        intAttribute("K", K),
+        intAttribute("N", N),
+        intAttribute("bits", 4),
+        intAttribute("block_size", NBITS_BLOCK),
+        intAttribute("accuracy_level", NBITS_ACCURACY_LEVEL),
+      ];
+      nodes.push(node("MatMulNBits", [x, qw.q, qw.s, qw.z!], [n.outputs[0]!], fresh("MatMulNBits"), attrs).string(7, MS_DOMAIN));
+      replaced.set(wName, (replaced.get(wName) ?? 0) + 1);
+      stats.matmuls++;
+      onProgress(++done, total);
+    } else if (matmulTarget(n)) {
       k++;
       const [x, wName] = n.inputs as [string, string];
       const w = inits.get(wName)!;
