@@ -90,9 +90,9 @@ describe("M3RemoteEmbeddings", () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     const enc = Object.create(local.encoder) as M3Encoder;
-    enc.encode = async (texts, options) => {
+    enc.encodeTokens = async (rows, options) => {
       await gate;
-      return local.encoder.encode(texts, options);
+      return local.encoder.encodeTokens(rows, options);
     };
     const text = "one two three four five";
     const n = (await local.encoder.tokenize([text]))[0]!.length;
@@ -111,7 +111,7 @@ describe("M3RemoteEmbeddings", () => {
       await holder;
       let hold!: () => void;
       const never = new Promise<void>((r) => (hold = r));
-      enc.encode = async () => {
+      enc.encodeTokens = async () => {
         await never;
         return [];
       };

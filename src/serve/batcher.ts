@@ -1,7 +1,8 @@
 /**
  * Admission and cross-request batching in front of one `M3Encoder`.
  *
- * Admission: each request's texts are tokenized once (exact token counts), checked against the
+ * Admission: each request's texts are tokenized once (exact token counts; the encoder takes these
+ * token ids, so nothing is tokenized twice), checked against the
  * per-text and per-request caps, and admitted only while the tokens queued or being encoded,
  * all requests together, stay within `queueTokens` (else OVERLOADED → 429 + Retry-After).
  *
@@ -24,7 +25,7 @@ import type { ServerMetrics } from "./metrics.js";
 import type { ResolvedBatching, ResolvedLimits } from "./options.js";
 
 interface Job {
-  texts: string[];
+  rows: Int32Array[];
   tokens: number;
   signal: AbortSignal | undefined;
   resolve: (e: M3Encoding[]) => void;
@@ -96,7 +97,7 @@ export class EncodeScheduler {
     this.requests++;
     try {
       const want: EncodeOptions = { dense: options.dense ?? true, sparse: options.sparse ?? true, colbert: options.colbert ?? true, maxLength };
-      const out = this.batching.enabled ? await this.join(texts, tokens, want, signal) : await this.direct(texts, tokens, want);
+      const out = this.batching.enabled ? await this.join(ids, tokens, want, signal) : await this.direct(ids, tokens, want);
       if (out.length !== texts.length) throw new M3Error(ErrorCodes.INFERENCE_ERROR, `The encoder returned ${out.length} encodings for ${texts.length} texts.`);
       return out;
     } finally {
@@ -113,13 +114,13 @@ export class EncodeScheduler {
     };
   }
 
-  private async direct(texts: string[], tokens: number, want: EncodeOptions): Promise<M3Encoding[]> {
-    const out = await this.encoder.encode(texts, want);
-    this.count(texts.length, tokens);
+  private async direct(rows: Int32Array[], tokens: number, want: EncodeOptions): Promise<M3Encoding[]> {
+    const out = await this.encoder.encodeTokens(rows, want);
+    this.count(rows.length, tokens);
     return out;
   }
 
-  private join(texts: string[], tokens: number, want: EncodeOptions, signal: AbortSignal | undefined): Promise<M3Encoding[]> {
+  private join(rows: Int32Array[], tokens: number, want: EncodeOptions, signal: AbortSignal | undefined): Promise<M3Encoding[]> {
     const k = `${want.dense ? 1 : 0}${want.sparse ? 1 : 0}${want.colbert ? 1 : 0}:${want.maxLength ?? ""}`;
     let g = this.groups.get(k);
     if (g === undefined) {
@@ -128,10 +129,10 @@ export class EncodeScheduler {
     }
     const group = g;
     return new Promise<M3Encoding[]>((resolve, reject) => {
-      const job: Job = { texts, tokens, signal, resolve, reject };
+      const job: Job = { rows, tokens, signal, resolve, reject };
       group.jobs.push(job);
       group.tokens += tokens;
-      group.texts += texts.length;
+      group.texts += rows.length;
       // A client that goes away while its texts wait leaves the group at once (its tokens are freed).
       signal?.addEventListener(
         "abort",
@@ -140,8 +141,8 @@ export class EncodeScheduler {
           if (at < 0 || this.groups.get(k) !== group) return; // already sent
           group.jobs.splice(at, 1);
           group.tokens -= tokens;
-          group.texts -= texts.length;
-          this.metrics.cancelled.inc({}, texts.length);
+          group.texts -= rows.length;
+          this.metrics.cancelled.inc({}, rows.length);
           reject(aborted());
         },
         { once: true },
@@ -179,23 +180,23 @@ export class EncodeScheduler {
     const jobs: Job[] = [];
     for (const j of g.jobs) {
       if (j.signal?.aborted) {
-        this.metrics.cancelled.inc({}, j.texts.length);
+        this.metrics.cancelled.inc({}, j.rows.length);
         j.reject(aborted());
       } else jobs.push(j);
     }
     if (jobs.length === 0) return;
-    const texts = jobs.length === 1 ? jobs[0]!.texts : jobs.flatMap((j) => j.texts);
+    const rows = jobs.length === 1 ? jobs[0]!.rows : jobs.flatMap((j) => j.rows);
     const tokens = jobs.reduce((s, j) => s + j.tokens, 0);
     this.calls++;
     this.encoder
-      .encode(texts, g.options)
+      .encodeTokens(rows, g.options)
       .then(
         (out) => {
-          this.count(texts.length, tokens);
+          this.count(rows.length, tokens);
           let at = 0;
           for (const j of jobs) {
-            j.resolve(out.slice(at, at + j.texts.length));
-            at += j.texts.length;
+            j.resolve(out.slice(at, at + j.rows.length));
+            at += j.rows.length;
           }
         },
         (err: unknown) => jobs.forEach((j) => j.reject(err)),
