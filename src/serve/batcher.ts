@@ -41,11 +41,15 @@ interface Group {
   due: boolean;
 }
 
-/** Encoder calls in flight at most: one running in onnxruntime, one tokenized and waiting. */
-const MAX_CALLS = 2;
+/**
+ * Encoder calls in flight at most. onnxruntime-node runs a session synchronously on this thread,
+ * so a second call queued behind a running one gains nothing; kept open, its group keeps filling.
+ */
+const MAX_CALLS = 1;
 
 export class EncodeScheduler {
   private queued = 0;
+  private arriving = 0;
   private requests = 0;
   private calls = 0;
   private readonly groups = new Map<string, Group>();
@@ -77,7 +81,17 @@ export class EncodeScheduler {
     if (texts.length === 0) return [];
     const maxLength = options.maxLength === undefined ? undefined : checkInt("maxLength", options.maxLength, 2, MAX_TOKENS);
     const probe = Math.min(MAX_TOKENS, l.maxTokensPerText + 1, maxLength ?? MAX_TOKENS);
-    const ids = await this.encoder.tokenize(texts, { maxLength: probe });
+    // While a request is being tokenized it is "arriving": an idle encoder waits for it (at most
+    // windowMs) rather than start a batch without it.
+    this.arriving++;
+    let ids: Int32Array[];
+    try {
+      ids = await this.encoder.tokenize(texts, { maxLength: probe });
+    } finally {
+      this.arriving--;
+    }
+    // Whatever this request does next, a group that waited for it may go now.
+    queueMicrotask(() => this.pump());
     let tokens = 0;
     for (let i = 0; i < ids.length; i++) {
       const n = ids[i]!.length;
@@ -147,9 +161,13 @@ export class EncodeScheduler {
         },
         { once: true },
       );
-      // An idle encoder takes the group at once (no wait at low load); a busy one lets it fill.
-      if (this.calls === 0 || group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
+      // An idle encoder with no other request on its way takes the group at once (no wait at low
+      // load); else the group fills until it is full, the encoder is free and nothing else is
+      // arriving, or windowMs have passed.
+      if (group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
         group.due = true;
+        this.pump();
+      } else if (this.calls === 0 && this.arriving === 0) {
         this.pump();
       } else if (group.timer === undefined) {
         group.timer = setTimeout(() => {
@@ -161,12 +179,16 @@ export class EncodeScheduler {
     });
   }
 
-  /** Sends due groups (full ones first) while fewer than MAX_CALLS encoder calls are in flight. */
+  /**
+   * Sends groups while fewer than MAX_CALLS encoder calls are in flight: due ones (full or past
+   * their window), the largest first; when no request is arriving, any waiting group.
+   */
   private pump(): void {
     while (this.calls < MAX_CALLS) {
       let pick: [string, Group] | undefined;
       for (const e of this.groups) {
-        if (!e[1].due) continue;
+        if (!e[1].due && this.arriving > 0) continue;
+        if (e[1].jobs.length === 0) continue;
         if (pick === undefined || e[1].tokens > pick[1].tokens) pick = e;
       }
       if (pick === undefined) return;
@@ -203,8 +225,9 @@ export class EncodeScheduler {
       )
       .finally(() => {
         this.calls--;
-        // Groups that filled or timed out while the encoder was busy go now.
-        this.pump();
+        // The run blocked this thread, so requests tokenized meanwhile have not joined yet; they
+        // do in this turn of the event loop, and the next group goes after it.
+        setImmediate(() => this.pump());
       });
   }
 
