@@ -55,7 +55,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 /** The bare encoder's tokens/s: the pool from `offset`, 64 texts per `encode` call, for SECONDS (at least one call). */
-async function bare(encoder: M3Encoder, offset: number): Promise<number> {
+async function bare(encoder: M3Encoder, offset: number): Promise<{ tokens: number; seconds: number }> {
   let tokens = 0;
   let at = offset;
   const t0 = performance.now();
@@ -64,7 +64,7 @@ async function bare(encoder: M3Encoder, offset: number): Promise<number> {
     const out = await encoder.encode(texts, { sparse: false, colbert: false });
     tokens += out.reduce((s, e) => s + e.tokenCount, 0);
   } while (performance.now() - t0 < SECONDS * 1000);
-  return tokens / ((performance.now() - t0) / 1000);
+  return { tokens, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Texts and encoder calls so far on a server (from its metrics). */
@@ -101,18 +101,21 @@ async function throughput(encoder: M3Encoder): Promise<Record<string, unknown>> 
   // against the bare run just before it (the load of this shared machine drifts).
   const rows: Array<Record<string, number | string>> = [];
   const bares: number[] = [];
+  const bareRuns: Array<{ concurrency: number; tokens: number; seconds: number }> = [];
   let offset = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of LEVELS) {
-      const bareTps = await bare(encoder, offset);
+      const b = await bare(encoder, offset);
+      const bareTps = b.tokens / b.seconds;
       bares.push(bareTps);
+      bareRuns.push({ concurrency: c, ...b });
       for (const v of ["off", "on"] as const) {
         const b0 = batchTotals(servers[v]);
         const r = await gen.run({ url: servers[v].url, concurrency: c, seconds: SECONDS, texts: TEXTS, pool: POOL, offset });
         const b1 = batchTotals(servers[v]);
         const tps = r.tokens / r.seconds;
         const textsPerCall = (b1.texts - b0.texts) / Math.max(1, b1.calls - b0.calls);
-        rows.push({ round, concurrency: c, batching: v, rps: r.requests / r.seconds, tps, p50: pct(r.latencies, 0.5), p99: pct(r.latencies, 0.99), errors: r.errors, bareTps, share: tps / bareTps, textsPerCall, clientCpu: r.clientCpuSeconds / r.seconds, load1: loadavg()[0]! });
+        rows.push({ round, concurrency: c, batching: v, requests: r.requests, tokens: r.tokens, seconds: r.seconds, rps: r.requests / r.seconds, tps, p50: pct(r.latencies, 0.5), p99: pct(r.latencies, 0.99), errors: r.errors, bareTps, share: tps / bareTps, textsPerCall, clientCpu: r.clientCpuSeconds / r.seconds, load1: loadavg()[0]! });
       }
       offset += 97;
     }
@@ -123,15 +126,40 @@ async function throughput(encoder: M3Encoder): Promise<Record<string, unknown>> 
   const batches = servers.on.metrics.render().split("\n").filter((l) => /^m3_batch_(texts|tokens)_(sum|count)/.test(l));
   await servers.off.close();
   await servers.on.close();
+  // Per level over all rounds: total tokens over total time, for the bare encoder and each server.
+  const bareByLevel = new Map<number, { tokens: number; seconds: number }>();
+  bareRuns.forEach((b) => {
+    const t = bareByLevel.get(b.concurrency) ?? { tokens: 0, seconds: 0 };
+    t.tokens += b.tokens;
+    t.seconds += b.seconds;
+    bareByLevel.set(b.concurrency, t);
+  });
+  const summary = LEVELS.flatMap((c) =>
+    (["off", "on"] as const).map((v) => {
+      const rs = rows.filter((r) => r["concurrency"] === c && r["batching"] === v);
+      const tokens = rs.reduce((s, r) => s + (r["tokens"] as number), 0);
+      const seconds = rs.reduce((s, r) => s + (r["seconds"] as number), 0);
+      const requests = rs.reduce((s, r) => s + (r["requests"] as number), 0);
+      const bareL = bareByLevel.get(c)!;
+      const med = (k: string): number => rs.map((r) => r[k] as number).sort((x, y) => x - y)[Math.floor(rs.length / 2)]!;
+      return { concurrency: c, batching: v, rps: requests / seconds, tps: tokens / seconds, bareTps: bareL.tokens / bareL.seconds, share: tokens / seconds / (bareL.tokens / bareL.seconds), p50: med("p50"), p99: med("p99"), textsPerCall: med("textsPerCall"), load1: med("load1") };
+    }),
+  );
   const out = [
     `bare encoder: ${bareTps.toFixed(0)}..${bareAfter.toFixed(0)} tokens/s over the runs; load at the end ${loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `${TEXTS} texts of ${MIN_WORDS}..${MAX_WORDS} words per request; ${ROUNDS} round(s) of ${SECONDS} s per level and variant, alternating bare / off / on`,
+    "Summary (all rounds; p50/p99, texts per call and load1 are medians over rounds):",
+    "| concurrency | batching | requests/s | tokens/s | bare tokens/s | share of bare | p50 ms | p99 ms | texts per encoder call | load1 |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...summary.map((r) => `| ${r.concurrency} | ${r.batching} | ${r.rps.toFixed(1)} | ${r.tps.toFixed(0)} | ${r.bareTps.toFixed(0)} | ${(r.share * 100).toFixed(0)}% | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.textsPerCall.toFixed(1)} | ${r.load1.toFixed(2)} |`),
+    "Every run:",
     "| round | concurrency | batching | requests/s | tokens/s | p50 ms | p99 ms | bare tokens/s | share of bare | texts per encoder call | client CPU | errors | load1 |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) => `| ${r["round"]} | ${r["concurrency"]} | ${r["batching"]} | ${(r["rps"] as number).toFixed(1)} | ${(r["tps"] as number).toFixed(0)} | ${(r["p50"] as number).toFixed(1)} | ${(r["p99"] as number).toFixed(1)} | ${(r["bareTps"] as number).toFixed(0)} | ${((r["share"] as number) * 100).toFixed(0)}% | ${(r["textsPerCall"] as number).toFixed(1)} | ${((r["clientCpu"] as number) * 100).toFixed(0)}% | ${r["errors"]} | ${(r["load1"] as number).toFixed(2)} |`),
     `peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (server process); batching-on encoder calls: ${batches.join(", ")}`,
   ];
   process.stdout.write(out.join("\n") + "\n");
-  return { bareTps, bareAfter, rows, peakRssMiB: peakRss / 2 ** 20, texts: TEXTS, words: [MIN_WORDS, MAX_WORDS], batches };
+  return { bareTps, bareAfter, summary, bareRuns, rows, peakRssMiB: peakRss / 2 ** 20, texts: TEXTS, words: [MIN_WORDS, MAX_WORDS], batches };
 }
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
