@@ -131,6 +131,8 @@ describe("M3Reranker", () => {
     const candidates = await base.asRetriever(5).invoke(query);
     const pairs = await local.computeScore(candidates.map((d) => [query, d.pageContent] as [string, string]));
     const expected = pairs.map((p, j) => ({ j, s: p.combined })).sort((a, b) => b.s - a.s || a.j - b.j).slice(0, 3);
+    // The fused order is not the store's own: a chain that bypassed the reranker would fail below.
+    expect(expected.map((e) => e.j)).not.toEqual([0, 1, 2]);
     for (const encoder of [local, new M3RemoteEmbeddings({ url: server.url })]) {
       const retriever = new ContextualCompressionRetriever({ baseCompressor: new M3Reranker({ encoder, topN: 3 }), baseRetriever: base.asRetriever(5) });
       const got = await retriever.invoke(query);
