@@ -115,6 +115,7 @@ async function throughput(encoder: M3Encoder): Promise<Record<string, unknown>> 
         const b1 = batchTotals(servers[v]);
         const tps = r.tokens / r.seconds;
         const textsPerCall = (b1.texts - b0.texts) / Math.max(1, b1.calls - b0.calls);
+        process.stderr.write(`round ${round} concurrency ${c} ${v}: ${(tps).toFixed(0)} tokens/s, bare ${bareTps.toFixed(0)}, ${textsPerCall.toFixed(1)} texts per call, load ${loadavg()[0]!.toFixed(2)}\n`);
         rows.push({ round, concurrency: c, batching: v, requests: r.requests, tokens: r.tokens, seconds: r.seconds, rps: r.requests / r.seconds, tps, p50: pct(r.latencies, 0.5), p99: pct(r.latencies, 0.99), errors: r.errors, bareTps, share: tps / bareTps, textsPerCall, clientCpu: r.clientCpuSeconds / r.seconds, load1: loadavg()[0]! });
       }
       offset += 97;
