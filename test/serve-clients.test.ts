@@ -90,9 +90,9 @@ describe("M3RemoteEmbeddings", () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     const enc = Object.create(local.encoder) as M3Encoder;
-    enc.encode = async (texts, options) => {
+    enc.encodeTokens = async (rows, options) => {
       await gate;
-      return local.encoder.encode(texts, options);
+      return local.encoder.encodeTokens(rows, options);
     };
     const text = "one two three four five";
     const n = (await local.encoder.tokenize([text]))[0]!.length;
@@ -111,7 +111,7 @@ describe("M3RemoteEmbeddings", () => {
       await holder;
       let hold!: () => void;
       const never = new Promise<void>((r) => (hold = r));
-      enc.encode = async () => {
+      enc.encodeTokens = async () => {
         await never;
         return [];
       };
@@ -131,6 +131,8 @@ describe("M3Reranker", () => {
     const candidates = await base.asRetriever(5).invoke(query);
     const pairs = await local.computeScore(candidates.map((d) => [query, d.pageContent] as [string, string]));
     const expected = pairs.map((p, j) => ({ j, s: p.combined })).sort((a, b) => b.s - a.s || a.j - b.j).slice(0, 3);
+    // The fused order is not the store's own: a chain that bypassed the reranker would fail below.
+    expect(expected.map((e) => e.j)).not.toEqual([0, 1, 2]);
     for (const encoder of [local, new M3RemoteEmbeddings({ url: server.url })]) {
       const retriever = new ContextualCompressionRetriever({ baseCompressor: new M3Reranker({ encoder, topN: 3 }), baseRetriever: base.asRetriever(5) });
       const got = await retriever.invoke(query);

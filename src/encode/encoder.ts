@@ -83,7 +83,22 @@ export class M3Encoder implements M3EncoderLike {
 
   /** Encodes `texts`; every requested output is present on every encoding, in input order. */
   encode(texts: string[], options: EncodeOptions = {}): Promise<M3Encoding[]> {
-    return this.track(() => this.encodeNow(texts, options));
+    return this.track(() => this.encodeNow({ texts }, options));
+  }
+
+  /**
+   * Encodes texts already tokenized by `tokenize` (each row `<s> … </s>`), so a caller that
+   * tokenized once (to count or cap tokens) does not tokenize again. Each row is truncated to
+   * the limit `encode` would apply (keeping its `</s>`), so the result equals `encode` of the
+   * texts whenever the rows were tokenized to at least that limit.
+   */
+  encodeTokens(ids: readonly Int32Array[], options: EncodeOptions = {}): Promise<M3Encoding[]> {
+    return this.track(async () => {
+      if (!Array.isArray(ids) || !ids.every((r) => r instanceof Int32Array && r.length >= 2)) {
+        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "encodeTokens takes the rows tokenize() gives: an array of Int32Array of at least 2 ids (<s> … </s>).");
+      }
+      return this.encodeNow({ rows: ids }, options);
+    });
   }
 
   /** Runs `job` as an in-flight call that dispose() waits for. */
@@ -100,8 +115,10 @@ export class M3Encoder implements M3EncoderLike {
     return p;
   }
 
-  private async encodeNow(texts: string[], options: EncodeOptions): Promise<M3Encoding[]> {
-    checkTexts("texts", texts);
+  /** Encodes texts, or rows of ids from `tokenize` (truncated here to this call's limit). */
+  private async encodeNow(input: { texts: string[] } | { rows: readonly Int32Array[] }, options: EncodeOptions): Promise<M3Encoding[]> {
+    const texts = "texts" in input ? input.texts : input.rows;
+    if ("texts" in input) checkTexts("texts", input.texts);
     if (typeof options !== "object" || options === null) {
       throw new M3Error(ErrorCodes.INVALID_ARGUMENT, "encode options must be an object such as { dense: true, maxLength: 512 }.");
     }
@@ -114,7 +131,8 @@ export class M3Encoder implements M3EncoderLike {
     if (options.maxLength !== undefined) checkAttentionRoom(limit, o.attentionBudget, "encode's maxLength, within the model's limit");
     // MCLS: tokenize to the content budget that leaves room for the inserted <s>, then insert.
     const mcls = o.mcls && limit >= mclsMinLength(o.mclsStep);
-    const tokenized = await m.tokenizer.tokenize(texts, mcls ? mclsContentBudget(limit, o.mclsStep) + 2 : limit);
+    const budget = mcls ? mclsContentBudget(limit, o.mclsStep) + 2 : limit;
+    const tokenized = "rows" in input ? checkedRows(input.rows, budget, m.info.vocabSize) : await m.tokenizer.tokenize(input.texts, budget);
     const inputs = mcls ? tokenized.map((r) => insertCls(r, o.mclsStep, m.tokenizer.special.cls)) : undefined;
     const ids = inputs ? inputs.map((x) => x.ids) : tokenized;
     if (ids.length === 1) {
@@ -156,4 +174,18 @@ export class M3Encoder implements M3EncoderLike {
   private checkMaxLength(v: number | undefined): number {
     return v === undefined ? this.options.maxLength : checkInt("maxLength", v, 2, MAX_TOKENS);
   }
+}
+
+/** Rows cut to `budget` ids as the tokenizer cuts them (first content ids, then the row's `</s>`); ids outside the vocabulary are INVALID_ARGUMENT. */
+function checkedRows(rows: readonly Int32Array[], budget: number, vocabSize: number): Int32Array[] {
+  return rows.map((row, i) => {
+    for (let j = 0; j < row.length; j++) {
+      const id = row[j]!;
+      if (id < 0 || id >= vocabSize) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `Token row ${i} holds id ${id}, outside the vocabulary (0..${vocabSize - 1}); pass the rows tokenize() gives.`);
+    }
+    if (row.length <= budget) return row;
+    const cut = row.slice(0, budget);
+    cut[budget - 1] = row[row.length - 1]!;
+    return cut;
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * Admission and cross-request batching in front of one `M3Encoder`.
  *
- * Admission: each request's texts are tokenized once (exact token counts), checked against the
+ * Admission: each request's texts are tokenized once (exact token counts; the encoder takes these
+ * token ids, so nothing is tokenized twice), checked against the
  * per-text and per-request caps, and admitted only while the tokens queued or being encoded,
  * all requests together, stay within `queueTokens` (else OVERLOADED → 429 + Retry-After).
  *
@@ -24,7 +25,7 @@ import type { ServerMetrics } from "./metrics.js";
 import type { ResolvedBatching, ResolvedLimits } from "./options.js";
 
 interface Job {
-  texts: string[];
+  rows: Int32Array[];
   tokens: number;
   signal: AbortSignal | undefined;
   resolve: (e: M3Encoding[]) => void;
@@ -40,11 +41,15 @@ interface Group {
   due: boolean;
 }
 
-/** Encoder calls in flight at most: one running in onnxruntime, one tokenized and waiting. */
-const MAX_CALLS = 2;
+/**
+ * Encoder calls in flight at most. onnxruntime-node runs a session synchronously on this thread,
+ * so a second call queued behind a running one gains nothing; kept open, its group keeps filling.
+ */
+const MAX_CALLS = 1;
 
 export class EncodeScheduler {
   private queued = 0;
+  private arriving = 0;
   private requests = 0;
   private calls = 0;
   private readonly groups = new Map<string, Group>();
@@ -76,7 +81,17 @@ export class EncodeScheduler {
     if (texts.length === 0) return [];
     const maxLength = options.maxLength === undefined ? undefined : checkInt("maxLength", options.maxLength, 2, MAX_TOKENS);
     const probe = Math.min(MAX_TOKENS, l.maxTokensPerText + 1, maxLength ?? MAX_TOKENS);
-    const ids = await this.encoder.tokenize(texts, { maxLength: probe });
+    // While a request is being tokenized it is "arriving": an idle encoder waits for it (at most
+    // windowMs) rather than start a batch without it.
+    this.arriving++;
+    let ids: Int32Array[];
+    try {
+      ids = await this.encoder.tokenize(texts, { maxLength: probe });
+    } finally {
+      this.arriving--;
+    }
+    // Whatever this request does next, a group that waited for it may go now.
+    queueMicrotask(() => this.pump());
     let tokens = 0;
     for (let i = 0; i < ids.length; i++) {
       const n = ids[i]!.length;
@@ -96,7 +111,7 @@ export class EncodeScheduler {
     this.requests++;
     try {
       const want: EncodeOptions = { dense: options.dense ?? true, sparse: options.sparse ?? true, colbert: options.colbert ?? true, maxLength };
-      const out = this.batching.enabled ? await this.join(texts, tokens, want, signal) : await this.direct(texts, tokens, want);
+      const out = this.batching.enabled ? await this.join(ids, tokens, want, signal) : await this.direct(ids, tokens, want);
       if (out.length !== texts.length) throw new M3Error(ErrorCodes.INFERENCE_ERROR, `The encoder returned ${out.length} encodings for ${texts.length} texts.`);
       return out;
     } finally {
@@ -113,13 +128,13 @@ export class EncodeScheduler {
     };
   }
 
-  private async direct(texts: string[], tokens: number, want: EncodeOptions): Promise<M3Encoding[]> {
-    const out = await this.encoder.encode(texts, want);
-    this.count(texts.length, tokens);
+  private async direct(rows: Int32Array[], tokens: number, want: EncodeOptions): Promise<M3Encoding[]> {
+    const out = await this.encoder.encodeTokens(rows, want);
+    this.count(rows.length, tokens);
     return out;
   }
 
-  private join(texts: string[], tokens: number, want: EncodeOptions, signal: AbortSignal | undefined): Promise<M3Encoding[]> {
+  private join(rows: Int32Array[], tokens: number, want: EncodeOptions, signal: AbortSignal | undefined): Promise<M3Encoding[]> {
     const k = `${want.dense ? 1 : 0}${want.sparse ? 1 : 0}${want.colbert ? 1 : 0}:${want.maxLength ?? ""}`;
     let g = this.groups.get(k);
     if (g === undefined) {
@@ -128,10 +143,10 @@ export class EncodeScheduler {
     }
     const group = g;
     return new Promise<M3Encoding[]>((resolve, reject) => {
-      const job: Job = { texts, tokens, signal, resolve, reject };
+      const job: Job = { rows, tokens, signal, resolve, reject };
       group.jobs.push(job);
       group.tokens += tokens;
-      group.texts += texts.length;
+      group.texts += rows.length;
       // A client that goes away while its texts wait leaves the group at once (its tokens are freed).
       signal?.addEventListener(
         "abort",
@@ -140,15 +155,19 @@ export class EncodeScheduler {
           if (at < 0 || this.groups.get(k) !== group) return; // already sent
           group.jobs.splice(at, 1);
           group.tokens -= tokens;
-          group.texts -= texts.length;
-          this.metrics.cancelled.inc({}, texts.length);
+          group.texts -= rows.length;
+          this.metrics.cancelled.inc({}, rows.length);
           reject(aborted());
         },
         { once: true },
       );
-      // An idle encoder takes the group at once (no wait at low load); a busy one lets it fill.
-      if (this.calls === 0 || group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
+      // An idle encoder with no other request on its way takes the group at once (no wait at low
+      // load); else the group fills until it is full, the encoder is free and nothing else is
+      // arriving, or windowMs have passed.
+      if (group.tokens >= this.batching.batchTokens || group.texts >= this.batching.maxBatchSize) {
         group.due = true;
+        this.pump();
+      } else if (this.calls === 0 && this.arriving === 0) {
         this.pump();
       } else if (group.timer === undefined) {
         group.timer = setTimeout(() => {
@@ -160,12 +179,16 @@ export class EncodeScheduler {
     });
   }
 
-  /** Sends due groups (full ones first) while fewer than MAX_CALLS encoder calls are in flight. */
+  /**
+   * Sends groups while fewer than MAX_CALLS encoder calls are in flight: due ones (full or past
+   * their window), the largest first; when no request is arriving, any waiting group.
+   */
   private pump(): void {
     while (this.calls < MAX_CALLS) {
       let pick: [string, Group] | undefined;
       for (const e of this.groups) {
-        if (!e[1].due) continue;
+        if (!e[1].due && this.arriving > 0) continue;
+        if (e[1].jobs.length === 0) continue;
         if (pick === undefined || e[1].tokens > pick[1].tokens) pick = e;
       }
       if (pick === undefined) return;
@@ -179,31 +202,32 @@ export class EncodeScheduler {
     const jobs: Job[] = [];
     for (const j of g.jobs) {
       if (j.signal?.aborted) {
-        this.metrics.cancelled.inc({}, j.texts.length);
+        this.metrics.cancelled.inc({}, j.rows.length);
         j.reject(aborted());
       } else jobs.push(j);
     }
     if (jobs.length === 0) return;
-    const texts = jobs.length === 1 ? jobs[0]!.texts : jobs.flatMap((j) => j.texts);
+    const rows = jobs.length === 1 ? jobs[0]!.rows : jobs.flatMap((j) => j.rows);
     const tokens = jobs.reduce((s, j) => s + j.tokens, 0);
     this.calls++;
     this.encoder
-      .encode(texts, g.options)
+      .encodeTokens(rows, g.options)
       .then(
         (out) => {
-          this.count(texts.length, tokens);
+          this.count(rows.length, tokens);
           let at = 0;
           for (const j of jobs) {
-            j.resolve(out.slice(at, at + j.texts.length));
-            at += j.texts.length;
+            j.resolve(out.slice(at, at + j.rows.length));
+            at += j.rows.length;
           }
         },
         (err: unknown) => jobs.forEach((j) => j.reject(err)),
       )
       .finally(() => {
         this.calls--;
-        // Groups that filled or timed out while the encoder was busy go now.
-        this.pump();
+        // The run blocked this thread, so requests tokenized meanwhile have not joined yet; they
+        // do in this turn of the event loop, and the next group goes after it.
+        setImmediate(() => this.pump());
       });
   }
 

@@ -104,7 +104,7 @@ function obj<T>(v: T | undefined, what: string): Partial<T> {
 export function resolveServerOptions(options: M3ServerOptions): ResolvedServerOptions {
   const o = obj(options, "createM3Server options");
   const enc = o.encoder as Partial<M3Encoder> | undefined;
-  if (enc === undefined || enc === null || typeof enc.encode !== "function" || typeof enc.tokenize !== "function") {
+  if (enc === undefined || enc === null || typeof enc.encode !== "function" || typeof enc.encodeTokens !== "function" || typeof enc.tokenize !== "function") {
     throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `createM3Server needs { encoder: an M3Encoder } (M3Embeddings users pass embeddings.encoder); got ${describe(enc)}.`);
   }
   if ([o.index, o.postgres, o.backend].filter((x) => x !== undefined).length > 1) {
