@@ -195,7 +195,10 @@ def versions():
     return dict(l.split(" ", 1) for l in out.strip().split("\n") if l)
 
 
-def make_pairs(keys, pages, rng, pool):
+def make_pairs(keys, pages, rng, pool, seen):
+    """Pairs of `keys`' pages; a (query, positive) already in `seen` is dropped (a page whose
+    versions share a description or a chunk would repeat it, and the package's pairs reader
+    refuses repeats), after its draws, so the seeded choices of the other pairs do not move."""
     pairs = []
     for key in keys:
         langs = sorted(pages[key])
@@ -214,7 +217,11 @@ def make_pairs(keys, pages, rng, pool):
                     k2, c = rng.choice(cand)
                     if k2 != key and c not in negs:
                         negs.append(c)
-                pairs.append({"query": pages[key][ql]["desc"], "positive": pos, "negatives": negs, "lang": f"{ql}>{pl}", "page": key})
+                q = pages[key][ql]["desc"]
+                if (q, pos) in seen:
+                    continue
+                seen.add((q, pos))
+                pairs.append({"query": q, "positive": pos, "negatives": negs, "lang": f"{ql}>{pl}", "page": key})
     return pairs
 
 
@@ -236,8 +243,9 @@ def main():
     for k in train_keys:
         for l, v in pages[k].items():
             pool.setdefault((l, k.rsplit(".", 1)[1]), []).extend((k, c) for c in v["chunks"][:3])
-    train = make_pairs(train_keys, pages, rng, pool)
-    heldout = make_pairs(sorted(held), pages, rng, pool)
+    seen = set()  # shared: a held-out pair that repeats a training pair's texts is dropped too
+    train = make_pairs(train_keys, pages, rng, pool, seen)
+    heldout = make_pairs(sorted(held), pages, rng, pool, seen)
     rng.shuffle(train)
     for name, rows in (("train.jsonl", train), ("heldout.jsonl", heldout)):
         with open(os.path.join(a.out, name), "w", encoding="utf-8") as f:
