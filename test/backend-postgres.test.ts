@@ -9,7 +9,7 @@ import { generateSyntheticCorpus, type SyntheticCorpusData } from "../bench/lib/
 import { isM3Error, type M3Error } from "../src/errors.js";
 import { M3PostgresBackend, type M3PostgresOptions } from "../src/postgres/index.js";
 import { parseFilter } from "../src/backend/filter.js";
-import { candidatesStatement, type Shape } from "../src/postgres/queries.js";
+import { candidatesStatement, type Shape } from "../src/postgres/candidates-sql.js";
 import { search, searchWithStats } from "../src/retrieve/search.js";
 import { codeOf, describeBackendContract } from "./helpers/backend-contract.js";
 import { modeScores } from "./helpers/brute.js";
@@ -111,7 +111,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     await sql(`UPDATE "${table}_meta" SET schema_version = 7`);
     err = await errorOf(open({ table }));
     expect(err.code).toBe("INDEX_CORRUPT");
-    expect(err.message).toMatch(/schema version 7.*reads schema 1/);
+    expect(err.message).toMatch(/schema version 7.*reads schema 2/);
     expect(await codeOf(open({ table: freshTable("missing"), create: false }))).toBe("NOT_FOUND");
     const foreign = freshTable("foreign");
     await sql(`CREATE TABLE "${foreign}" (x int)`);
@@ -168,20 +168,32 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     // both statements really go through the HNSW index (with efSearch 10 it would stop at 10 rows by itself)
     const shape = (b as unknown as { shape: Shape }).shape;
     for (const [depth, filter] of [[150, undefined], [100, parseFilter({ n: { $lt: 120 } })]] as const) {
-      const st = candidatesStatement(shape, q, { dense: depth, sparse: 0 }, filter, 10);
+      const st = candidatesStatement(shape, q, { dense: depth, sparse: 0, colbert: 0 }, filter, 10);
       const plan = (await sql(`EXPLAIN ${st.text}`, st.values)).map((r) => r["QUERY PLAN"] as string).join("\n");
       expect(plan).toMatch(new RegExp(`Index Scan using ${b.table}_dense_hnsw`));
     }
     const { hits, stats } = await searchWithStats(b, q, { k: 10, candidates: 50 });
     expect(hits.length).toBe(10);
     expect(stats.wireBytes).toBeGreaterThan(0);
-    // what comes back: ids from the first stages; then per candidate its text, metadata and three numbers, no vectors
+    // the multi-vector stage goes through the HNSW index over the sketch means
+    const mean = (b as unknown as { colbert: { sketchQuery(m: unknown): { mean: Float32Array } } }).colbert.sketchQuery(q.colbert).mean;
+    const mst = candidatesStatement(shape, q, { dense: 0, sparse: 0, colbert: 100 }, undefined, 10, mean);
+    const mplan = (await sql(`EXPLAIN ${mst.text}`, mst.values)).map((r) => r["QUERY PLAN"] as string).join("\n");
+    expect(mplan).toMatch(new RegExp(`Index Scan using ${b.table}_mean_hnsw`));
+    expect((await b.candidates(q, { depth: {}, colbertDepth: 100 })).ids.length).toBe(100);
+    // what comes back: ids from the first stages; then per candidate its text, metadata and numbers, no vectors
     const pool = await b.candidates(q, { depth: { dense: 50, sparse: 50 } });
     expect(pool.stats.wireBytes).toBeLessThan(200 + 40 * pool.ids.length);
-    const scored = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
+    const scored = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse"] as const));
     const payload = scored.docs.reduce((s, d) => s + Buffer.byteLength(d.pageContent) + Buffer.byteLength(JSON.stringify(d.metadata)), 0);
     expect(scored.stats.wireBytes).toBeGreaterThan(payload);
     expect(scored.stats.wireBytes).toBeLessThan(payload + 200 + 160 * pool.ids.length);
+    // exact ColBERT: the rows come too, as base64 of the codec's bytes (int8: dim + 4 bytes a row)
+    const withRows = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
+    const byId = new Map(corpus.docs.map((d) => [d.id, d.encoding.colbert.tokens]));
+    const rowBytes = pool.ids.reduce((s, id) => s + Math.ceil(((byId.get(id) ?? 0) * (b.colbertDim + 4)) / 3) * 4, 0);
+    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeGreaterThanOrEqual(rowBytes);
+    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeLessThan(rowBytes * 1.05 + 40 * pool.ids.length);
   });
 
   it("a server that is down, or a connection that goes away, is BACKEND_UNAVAILABLE", async () => {
@@ -231,7 +243,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
 
   it("two backends (two pools) writing and querying one collection at once stay consistent", async () => {
     const table = freshTable("shared");
-    const a = await open({ table });
+    const a = await open({ table, colbertCodec: "float32" });
     const b = await open({ table });
     const mine = (k: string, i: number) => ({ ...corpus.docs[i]!, id: `${k}-${i}` });
     const shared = (i: number, from: number) => ({ ...corpus.docs[from]!, id: `shared-${i}` });
@@ -271,7 +283,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     expect((await pool.query("SELECT 1 AS one")).rows[0]).toEqual({ one: 1 });
     const own = await open();
     await own.close();
-    expect((own as unknown as { pool: pg.Pool }).pool.ended).toBe(true);
+    expect((own as unknown as { router: { primary: { pool: pg.Pool } } }).router.primary.pool.ended).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@
 import { toHalfBits } from "../math/half.js";
 import type { PgVectorType } from "./options.js";
 
-export const OID = Object.freeze({ int4: 23, int8: 20, float4: 700, float8: 701, text: 25 });
+export const OID = Object.freeze({ int4: 23, int8: 20, float4: 700, float8: 701, text: 25, bytea: 17 });
 
 /** Bytes of one vector value in binary form (without the array's 4-byte length word). */
 export function vectorBytes(type: PgVectorType, dim: number): number {
@@ -108,5 +108,32 @@ export function parseVectorText(s: string): Float32Array {
   const parts = body.split(",");
   const out = new Float32Array(parts.length);
   for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
+  return out;
+}
+
+/** `$n::bytea[]` in binary form: each payload as one element. */
+export function encodeByteaArray(payloads: readonly Uint8Array[]): Buffer {
+  let bytes = headerBytes(payloads.length);
+  for (const p of payloads) bytes += 4 + p.length;
+  const buf = Buffer.allocUnsafe(bytes);
+  let o = arrayHeader(buf, OID.bytea, payloads.length);
+  for (const p of payloads) {
+    buf.writeInt32BE(p.length, o);
+    buf.set(p, o + 4);
+    o += 4 + p.length;
+  }
+  return buf;
+}
+
+/**
+ * A bytea the server sent as `encode(x, 'base64')` (node-postgres reads results as text, and base64 is 1.35
+ * bytes a byte where bytea's hex output is 2), in a buffer of its own whose offset is a multiple of 4, so the
+ * codecs can view its float32 scales in place.
+ */
+export function decodeBase64(text: string): Uint8Array {
+  const b = Buffer.from(text, "base64");
+  if (b.byteOffset % 4 === 0) return b;
+  const out = new Uint8Array(b.length);
+  out.set(b);
   return out;
 }
