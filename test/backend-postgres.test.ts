@@ -273,6 +273,40 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     }
   });
 
+  it("a schema v1 collection (halfvec[] rows) is refused naming both versions and migrate: true, then migrated in place", async () => {
+    const table = freshTable("v1");
+    const docs = corpus.docs.slice(0, 6);
+    const dd = docs[0]!.encoding.dense.length;
+    const cd = docs[0]!.encoding.colbert.dim;
+    await sql("CREATE EXTENSION IF NOT EXISTS vector");
+    await sql(`CREATE TABLE "${table}_meta" (id int PRIMARY KEY, schema_version int NOT NULL, fingerprint jsonb NOT NULL, dense_dim int NOT NULL, colbert_dim int NOT NULL,
+      dense_type text NOT NULL, colbert_type text NOT NULL, hnsw jsonb NOT NULL, properties jsonb NOT NULL DEFAULT '{}'::jsonb, created_at timestamptz NOT NULL DEFAULT now())`);
+    await sql(`CREATE TABLE "${table}" (key bigint GENERATED ALWAYS AS IDENTITY UNIQUE, id text COLLATE "C" PRIMARY KEY, content text NOT NULL, metadata jsonb NOT NULL, dense vector(${dd}) NOT NULL)`);
+    await sql(`CREATE TABLE "${table}_sparse" (key bigint NOT NULL REFERENCES "${table}" (key) ON DELETE CASCADE, term int4 NOT NULL, weight float4 NOT NULL, PRIMARY KEY (key, term))`);
+    await sql(`CREATE TABLE "${table}_colbert" (key bigint PRIMARY KEY REFERENCES "${table}" (key) ON DELETE CASCADE, rows halfvec(${cd})[] NOT NULL)`);
+    await sql(`INSERT INTO "${table}_meta" VALUES (1, 1, $1::jsonb, ${dd}, ${cd}, 'halfvec', 'halfvec', '{"m":16,"efConstruction":64}'::jsonb)`, [JSON.stringify(corpus.fingerprint)]);
+    const lit = (v: ArrayLike<number>) => `[${Array.from(v).join(",")}]`;
+    for (const d of docs) {
+      const [{ key }] = await sql(`INSERT INTO "${table}" (id, content, metadata, dense) VALUES ($1, $2, $3::jsonb, $4::vector) RETURNING key::text AS key`, [d.id, d.pageContent, JSON.stringify(d.metadata ?? {}), lit(d.encoding.dense)]);
+      const sp = d.encoding.sparse;
+      for (let i = 0; i < sp.indices.length; i++) await sql(`INSERT INTO "${table}_sparse" VALUES ($1, $2, $3)`, [key, sp.indices[i], sp.values[i]]);
+      const c = d.encoding.colbert;
+      const rows = Array.from({ length: c.tokens }, (_, r) => lit(c.data.subarray(r * cd, (r + 1) * cd)));
+      await sql(`INSERT INTO "${table}_colbert" VALUES ($1, $2::halfvec(${cd})[])`, [key, rows]);
+    }
+    const err = await errorOf(open({ table }));
+    expect(err.code).toBe("INDEX_CORRUPT");
+    expect(err.message).toMatch(/schema version 1.*schema version 2.*migrate: true/);
+    const b = await open({ table, migrate: true });
+    expect(await b.count()).toBe(6);
+    expect((await M3PostgresBackend.describeCollection({ connectionString: server.url, table }))!.schemaVersion).toBe(2);
+    const q = { ...docs[2]!.encoding, tokenCount: 1 };
+    const hits = await search(b, q, { k: 3 });
+    expect(hits[0]!.id).toBe(docs[2]!.id);
+    const scored = await b.scoreCandidates(q, [docs[2]!.id], new Set(["colbert"] as const));
+    expect(scored.scores[0]!.colbert).toBeCloseTo(modeScores(q, docs[2]!.encoding, ["colbert"]).colbert!, 2);
+  });
+
   it("close() ends the backend's own pool but leaves a caller's pool open", async () => {
     const pool = new pg.Pool({ connectionString: server.url, max: 2 });
     pools.push(pool);
