@@ -29,11 +29,13 @@
  * Long inputs (peak memory, not speed), instead of the above:
  *
  *   npx tsx bench/encoder.ts --model <full-size model> --long [--long-tokens 8192]
- *        [--long-batch 4] [--batch-tokens 16384] [--out bench/results/encoder-long.json]
+ *        [--long-batch 4] [--long-only N] [--batch-tokens 16384] [--variant fp32|int8] [--unfused]
+ *        [--out bench/results/encoder-long.json]
  *
  * Two child processes (each its own peak RSS): one text of --long-tokens tokens, then
  * --long-batch such texts in one encode call, all three outputs, through M3Encoder with the
- * given batchTokens (the encoder's default 16384 puts two 8192-token texts in one pass).
+ * given batchTokens and the default attentionBudget (one 8192-token text per pass); --long-only N
+ * runs only the N-text child; --unfused loads the graph without the fused-attention rewrite.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
@@ -275,6 +277,12 @@ function ortVersionOfTransformers(): string {
 }
 
 interface LongResult {
+  variant: "fp32" | "int8";
+  /** Attention blocks fused at load (0 with --unfused). */
+  fusedAttentionBlocks: number;
+  /** Peak RSS during the encode call (VmHWM reset after load; Linux only), and that minus the RSS after load. */
+  encodePeakRssMiB: number | undefined;
+  encodeAboveLoadMiB: number | undefined;
   texts: number;
   tokensPerText: number;
   batchTokens: number;
@@ -293,7 +301,7 @@ interface LongResult {
 }
 
 /** One encode call of `n` texts of `tokens` tokens each (all outputs), in this process. */
-async function runLong(modelDir: string, threads: number, n: number, tokens: number, batchTokens: number): Promise<LongResult> {
+async function runLong(modelDir: string, threads: number, n: number, tokens: number, batchTokens: number, variant: "fp32" | "int8", fused: boolean): Promise<LongResult> {
   const heads = Number((JSON.parse(readFileSync(join(modelDir, "config.json"), "utf8")) as Record<string, number>).num_attention_heads ?? 16);
   const tok = await Tokenizer.fromFile(join(modelDir, "tokenizer.json"));
   const rng = new Rng(8192);
@@ -321,11 +329,13 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
   }
   const { M3Encoder } = await import("../src/encode/encoder.js");
   const t0 = now();
-  const enc = await M3Encoder.load({ modelPath: modelDir, intraOpNumThreads: threads, batchTokens, maxLength: tokens });
+  const enc = await M3Encoder.load({ modelPath: modelDir, variant, intraOpNumThreads: threads, batchTokens, maxLength: tokens, fusedAttention: fused });
   await enc.encode(["warm-up"]);
   const loadSeconds = (now() - t0) / 1000;
   const rssAfterLoadMiB = rssMiB();
   const peakAfterLoadMiB = peakRssMiB();
+  // Linux: reset the peak-RSS mark (VmHWM) so the encode call's own peak is read apart from the load's.
+  const hwmReset = resetPeakRss();
   const plan = planBatches(lengths, batchTokens, MAX_BATCH);
   const largest = plan.reduce((a, b) => (b.items.length * b.length > a.items.length * a.length ? b : a));
   log(`long: ${n} × ${tokens} tokens, batchTokens ${batchTokens}: ${plan.length} passes, largest ${largest.items.length} × ${largest.length}; rss ${rssAfterLoadMiB} MiB after load`);
@@ -333,8 +343,13 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
   const out = await enc.encode(texts);
   const seconds = (now() - t1) / 1000;
   if (out.length !== n || !out.every((e) => e.dense && e.sparse && e.colbert && e.colbert.tokens > 0)) throw new Error("long: missing outputs");
+  const fusedAttentionBlocks = enc.info?.fusedAttentionBlocks ?? 0;
   await enc.dispose();
   return {
+    variant,
+    fusedAttentionBlocks,
+    encodePeakRssMiB: hwmReset ? vmHwmMiB() : undefined,
+    encodeAboveLoadMiB: hwmReset ? vmHwmMiB() - rssAfterLoadMiB : undefined,
     texts: n,
     tokensPerText: lengths[0]!,
     batchTokens,
@@ -347,6 +362,20 @@ async function runLong(modelDir: string, threads: number, n: number, tokens: num
     seconds: round(seconds, 1),
     peakRssMiB: peakRssMiB(),
   };
+}
+
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function vmHwmMiB(): number {
+  const m = /VmHWM:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
 function spawnResult<T>(label: string, args: string[]): Promise<T> {
@@ -366,11 +395,14 @@ async function mainLong(a: Record<string, string | true>, modelDir: string, thre
   const tokens = Number(a["long-tokens"] ?? 8192);
   const batch = Number(a["long-batch"] ?? 4);
   const batchTokens = Number(a["batch-tokens"] ?? BATCH_TOKENS);
+  const variant = a.variant === "int8" ? "int8" : "fp32";
+  const fused = a.unfused !== true;
+  const only = a["long-only"] === undefined ? undefined : Number(a["long-only"]);
   const machine = machineInfo();
   log(`encoder long-input memory: model ${modelDir}, ${threads} threads, ${tokens} tokens per text, batchTokens ${batchTokens}; ${machine.uptime}`);
   const runs: Array<LongResult | { texts: number; error: string }> = [];
-  for (const n of batch > 1 ? [1, batch] : [1]) {
-    const args = ["--model", modelDir, "--threads", String(threads), "--long-child", String(n), "--long-tokens", String(tokens), "--batch-tokens", String(batchTokens)];
+  for (const n of only !== undefined ? [only] : batch > 1 ? [1, batch] : [1]) {
+    const args = ["--model", modelDir, "--threads", String(threads), "--long-child", String(n), "--long-tokens", String(tokens), "--batch-tokens", String(batchTokens), "--variant", variant, ...(fused ? [] : ["--unfused"])];
     try {
       const r = await spawnResult<LongResult>(`long ${n}`, args);
       log(`${n} × ${r.tokensPerText} tokens: ${r.seconds} s, peak RSS ${r.peakRssMiB} MiB (after load ${r.peakAfterLoadMiB} MiB); passes ${r.passes}, largest ${r.largestPass}`);
@@ -382,7 +414,7 @@ async function mainLong(a: Record<string, string | true>, modelDir: string, thre
   }
   const outFile = String(a.out ?? "bench/results/encoder-long.json");
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, JSON.stringify({ kind: "encoder-long", machine, machineAtEnd: { uptime: machineInfo().uptime }, model: { dir: modelDir, ...readShape(modelDir) }, threads, runs }, null, 1) + "\n");
+  writeFileSync(outFile, JSON.stringify({ kind: "encoder-long", variant, fusedAttention: fused, machine, machineAtEnd: { uptime: machineInfo().uptime }, model: { dir: modelDir, ...readShape(modelDir) }, threads, runs }, null, 1) + "\n");
   log(`wrote ${outFile}`);
 }
 
@@ -439,7 +471,7 @@ async function main(): Promise<void> {
     mixed: Number(a.mixed ?? 40),
   };
   if (typeof a["long-child"] === "string") {
-    const r = await runLong(modelDir, threads, Number(a["long-child"]), Number(a["long-tokens"] ?? 8192), Number(a["batch-tokens"] ?? BATCH_TOKENS));
+    const r = await runLong(modelDir, threads, Number(a["long-child"]), Number(a["long-tokens"] ?? 8192), Number(a["batch-tokens"] ?? BATCH_TOKENS), a.variant === "int8" ? "int8" : "fp32", a.unfused !== true);
     process.stdout.write(`@@RESULT ${JSON.stringify(r)}\n`);
     return;
   }

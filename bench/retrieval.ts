@@ -27,7 +27,7 @@
  * Query encoding is excluded everywhere (queries are given as encodings / looked up vectors).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { log, machineInfo, now, parseArgs, peakRssMiB, round, rssMiB, summary } from "./lib/machine.js";
@@ -237,6 +237,7 @@ async function recallOf(index: M3Index, sets: QuerySet[], truth: GroundTruth, op
     for (let i = 0; i < set.gt; i++, row++) {
       const hits = await search(index, set.queries[i]!.encoding, { k: K, ...options });
       r.push(recallAt(hits.map((h) => h.id), truth.top[row]!));
+      if (process.env.M3_BENCH_HITS) appendFileSync(process.env.M3_BENCH_HITS, JSON.stringify({ options, set: set.model, i, hits: hits.map((h) => [h.id, h.score]) }) + "\n");
     }
     out[set.model] = { queries: r.length, mean: round(r.reduce((x, y) => x + y, 0) / Math.max(1, r.length)), min: Math.min(...r) };
   }

@@ -3,8 +3,9 @@
 # (data/sample-corpus, 288 documents in 9 languages) with the m3 CLI and answers the sample
 # queries, showing the dense, sparse and ColBERT rankings beside the hybrid one.
 # Model: --model, else $M3_MODEL_DIR, else BAAI/bge-m3 from the Hugging Face cache (never
-# downloaded here; `node dist/cli/main.js download` does that), else the tiny random test model — whose
-# rankings are meaningless, as the demo says.
+# downloaded here; `node dist/cli/main.js download` does that), else the small model trained by
+# this repository (data/manpages/model, not BGE-M3), which searches held-out man pages instead
+# of the sample corpus (see scripts/demo.ts), as the demo's banner says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M3_SETUP_DEBIAN=no bash scripts/setup.sh

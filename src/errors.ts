@@ -43,6 +43,20 @@ export const ErrorCodes = {
   BACKEND_UNAVAILABLE: "BACKEND_UNAVAILABLE",
   /** The database server refused an operation (an extension or privilege is missing, an unexpected server error). */
   BACKEND_ERROR: "BACKEND_ERROR",
+  /** An HTTP request to `m3 serve` had no valid API key (missing or wrong `Authorization: Bearer`). */
+  UNAUTHORIZED: "UNAUTHORIZED",
+  /** The operation is turned off on this server (e.g. document writes without `--writable`). */
+  FORBIDDEN: "FORBIDDEN",
+  /** A request is over a size limit (body bytes, texts per request, tokens per text); the message names the limit. */
+  TOO_LARGE: "TOO_LARGE",
+  /** The server's queue is full or it is shutting down; retry after the `Retry-After` seconds. */
+  OVERLOADED: "OVERLOADED",
+  /** A request or a remote call took longer than its timeout. */
+  TIMEOUT: "TIMEOUT",
+  /** A fine-tuning pairs file is malformed (a line that is not JSON, a missing or empty text, a duplicate, invalid UTF-8, too few pairs); the message names the line. */
+  PAIRS_INVALID: "PAIRS_INVALID",
+  /** Fine-tuned heads failed a quality guard (e.g. they leave too many passages without lexical weights); nothing was written. */
+  HEADS_DEGENERATE: "HEADS_DEGENERATE",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -25,12 +25,18 @@ export type {
   QuantizeOptions, QuantizeResult, ScaleMode,
 } from "./encode/index.js";
 
+// Fine-tuning the sparse and ColBERT heads on a frozen encoder
+export { finetuneHeads, FINETUNE_DEFAULTS } from "./finetune/index.js";
+export type { FinetuneOptions, FinetuneResult, FinetuneProgress, FinetuneEpoch, EpochStats, TrainingPair, PerMode } from "./finetune/index.js";
+
 // The backend contract (the embedded index and the Postgres backend implement it) and the filter language
 export { parseFilter, matchesFilter } from "./backend/index.js";
 export type {
   RetrievalBackend, BackendEntry, StoredDocument, UpsertResult, CallOptions, CandidateRequest, CandidatePool,
   CandidateStats, ScoredCandidates, BackendInfo, BackendCapabilities, CandidateSource, Filter, FilterOperators,
+  AnyFilter, SearchPlan,
 } from "./backend/index.js";
+export { checkId, checkIds, checkMetadata, checkDocEncoding, checkQuery, checkSignal, checkFingerprint } from "./backend/index.js";
 
 // Index (dense HNSW + sparse inverted lists + ColBERT store) and persistence
 export { HybridIndex, DENSE_DEFAULTS, saveIndex, loadIndex } from "./index/index.js";
@@ -46,10 +52,12 @@ export { M3PostgresBackend, PG_DEFAULTS } from "./postgres/index.js";
 export type { M3PostgresOptions, PgHnswOptions, PgVectorType } from "./postgres/index.js";
 
 // Retrieval
-export { search, searchWithStats, SEARCH_DEFAULTS, M3HybridStore } from "./retrieve/index.js";
+export { search, searchWithStats, executePlan, planSearch, SEARCH_DEFAULTS, HybridStore } from "./retrieve/index.js";
+export { M3HybridStore, openStore } from "./open.js";
+export type { M3HybridStoreOptions, M3HybridStoreLoadOptions, OpenStoreOptions } from "./open.js";
 export type {
   SearchHit, SearchStats, SearchOptions, SearchMode, FusionMethod, MetadataFilter, FilterValue,
-  DocumentInput, M3HybridStoreOptions, M3HybridStoreLoadOptions, AddOptions, ProgressEvent, StoreOptions,
+  DocumentInput, AddOptions, ProgressEvent, StoreOptions,
 } from "./retrieve/index.js";
 
 // LangChain adapters
@@ -64,3 +72,12 @@ export type { M3VectorStoreArgs, M3AddOptions, M3DeleteParams, M3MmrSearchOption
 export { M3VectorStoreRetriever } from "./langchain/vectorstore-retriever.js";
 export { MMR_DEFAULTS, type MmrSimilarity } from "./langchain/mmr.js";
 export { M3_SCORES_KEY, type M3Scores } from "./langchain/documents.js";
+
+// Serving over HTTP (`m3 serve`) and its clients
+export { createM3Server, M3Server, isLoopback } from "./serve/index.js";
+export type { M3ServerOptions, M3ServerLimits, M3ServerBatching } from "./serve/index.js";
+export { rerankEncodings, type RerankResult } from "./math/rerank.js";
+export { M3RemoteEmbeddings } from "./langchain/remote.js";
+export type { M3RemoteEmbeddingsParams, RemoteCallOptions } from "./langchain/remote.js";
+export type { RemoteOptions } from "./langchain/remote-http.js";
+export { M3Reranker, RELEVANCE_SCORE_KEY, type M3RerankerOptions } from "./langchain/reranker.js";

@@ -65,6 +65,12 @@ export interface ModelFingerprint {
   vocabSize: number;
   /** sha256 (hex) of the tokenizer.json bytes. */
   tokenizerSha256: string;
+  /**
+   * Encoder-only layouts: sha256 (hex) of sparse_linear.pt then colbert_linear.pt, so heads
+   * retrained by `finetuneHeads` make another fingerprint. Compared only when both sides have it
+   * (indexes written before it existed still load).
+   */
+  headsSha256?: string;
 }
 
 /** Options of one `encode` call. */

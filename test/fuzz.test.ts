@@ -28,7 +28,7 @@ import { graphFileLocations } from "../src/hub/onnx-refs.js";
 import { M3Embeddings } from "../src/langchain/embeddings.js";
 import { M3HybridRetriever } from "../src/langchain/retriever.js";
 import { M3VectorStore } from "../src/langchain/vectorstore.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 import { FuzzLog, Rng, attempt, chance, hostileString, hostileValue, pick, rssMiB, show } from "./helpers/fuzz.js";
 import { MockHub, addBgeRepos } from "./helpers/mock-hub.js";

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { isM3Error } from "../src/errors.js";
 import { M3_SCORES_KEY } from "../src/langchain/documents.js";
 import { M3HybridRetriever } from "../src/langchain/retriever.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 
 const TEXTS = [

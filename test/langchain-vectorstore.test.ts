@@ -19,7 +19,7 @@ import { M3_SCORES_KEY } from "../src/langchain/documents.js";
 import { selectByMmr } from "../src/langchain/mmr.js";
 import { M3VectorStore } from "../src/langchain/vectorstore.js";
 import { M3VectorStoreRetriever } from "../src/langchain/vectorstore-retriever.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { Rng, randomUnit } from "../bench/lib/rng.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";
 import { InMemoryRecordManager } from "./helpers/record-manager.js";

@@ -13,7 +13,7 @@ import { HybridIndex } from "../src/index/hybrid-index.js";
 import { loadIndex, saveIndex } from "../src/index/persist.js";
 import { checkMetadata, MAX_METADATA_DEPTH } from "../src/backend/validate.js";
 import { M3Embeddings } from "../src/langchain/embeddings.js";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import { resolveSearch } from "../src/retrieve/options.js";
 import { makeDirs } from "../src/util/fs.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";

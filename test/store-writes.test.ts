@@ -1,6 +1,6 @@
 /** M3HybridStore writes: call order, cancellation, progress, ids. */
 import { describe, expect, it } from "vitest";
-import { M3HybridStore } from "../src/retrieve/hybrid-store.js";
+import { M3HybridStore } from "../src/open.js";
 import type { EncodeOptions, M3Encoding } from "../src/types.js";
 import { codeOf } from "./helpers/backend-contract.js";
 import { FakeM3Encoder } from "./helpers/fake-encoder.js";

@@ -5,18 +5,10 @@
  * rows exist (pooling has something to merge) and MaxSim separates relevant documents.
  * Queries are rows of a source document re-drawn with fresh noise, plus a few foreign rows.
  */
+import { mulberry32 } from "../../src/math/rng.js";
 import type { MultiVector } from "../../src/types.js";
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export function gaussian(rnd: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());

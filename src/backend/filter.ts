@@ -21,7 +21,7 @@
  */
 import { ErrorCodes, M3Error } from "../errors.js";
 import { describe } from "../util/validate.js";
-import type { StoredDocument } from "./types.js";
+import type { StoredDocument } from "./document.js";
 
 /** A primitive a filter compares with. */
 export type FilterValue = string | number | boolean | null;

@@ -4,9 +4,11 @@
  * (`postgres/`: pg + pgvector) both implement `RetrievalBackend`; neither imports the other,
  * and nothing above this seam knows which one it talks to.
  *
- * A search is planned by `retrieve/`: encode the query → `candidates` (top-N per first stage,
- * one call) → `scoreCandidates` (exact score of every candidate in every searched mode) →
- * fuse → top-k. Scores point the same way everywhere: higher is better.
+ * A search is planned by `retrieve/` (`SearchPlan`, backend/plan.ts, built and validated once per
+ * query). A backend MAY run the plan itself (`search(plan)`); otherwise it MUST supply the
+ * primitives the default executor calls: `candidates` (top-N per first stage, one call) →
+ * `scoreCandidates` (exact score of every candidate in every searched mode) → fuse → top-k.
+ * Scores point the same way everywhere: higher is better.
  *
  * Optional, for backends that keep a compact copy of the ColBERT rows (`capabilities.colbertTiers`):
  * a multi-vector first stage (`CandidateRequest.colbertDepth`) and an approximate ColBERT tier
@@ -16,23 +18,16 @@
  */
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding, ModelFingerprint } from "../types.js";
+import type { StoredDocument } from "./document.js";
 import type { Filter, MetadataFilter } from "./filter.js";
+import type { CandidateSource, SearchHit, SearchMode, SearchPlan, SearchStats } from "./plan.js";
 
 /** A filter as a caller writes it, or as `parseFilter` returned it. */
 export type AnyFilter = Filter | MetadataFilter;
 
-/** A retrieval mode: each has an exact score per (query, document). */
-export type SearchMode = "dense" | "sparse" | "colbert";
+export type { CandidateSource, SearchMode };
 
-/** A first stage that can nominate candidates: dense (ANN or scan) and sparse (inverted lists). */
-export type CandidateSource = "dense" | "sparse";
-
-/** A stored document. `metadata` is a plain JSON object (see `checkMetadata`). */
-export interface StoredDocument {
-  id: string;
-  pageContent: string;
-  metadata: Record<string, unknown>;
-}
+export type { StoredDocument };
 
 /** A document with its encoding, as a backend takes it. */
 export interface BackendEntry {
@@ -123,9 +118,13 @@ export interface BackendCapabilities {
   predicateFilters: boolean;
   /** `save(dir)` writes a directory that `load` reopens (the embedded index). */
   save: boolean;
+  /** The backend has a multi-vector (ColBERT) first stage (`CandidateRequest.colbertDepth`). @default colbertTiers */
+  multiVectorStage?: boolean;
+  /** The backend has approximate ColBERT scores (`prescoreColbert`) for the two-tier ranking. @default colbertTiers */
+  approximateColbert?: boolean;
   /**
-   * The backend has a multi-vector first stage (`CandidateRequest.colbertDepth`) and an
-   * approximate ColBERT tier (`prescoreColbert`). @default false
+   * Both of the above (the older, joint flag; read only where the split flags are left out).
+   * @default false
    */
   colbertTiers?: boolean;
 }
@@ -167,6 +166,13 @@ export interface RetrievalBackend {
    * choose which candidates get exact ColBERT scores, never as a result's score.
    */
   prescoreColbert?(query: M3Encoding, ids: string[], options?: CallOptions): Promise<Float32Array>;
+
+  /**
+   * Runs a whole plan in one request (prefetch → fusion → MaxSim, as an engine's own query API
+   * would), returning the same hits the default executor would. Optional: without it
+   * `retrieve/` runs the plan over `candidates` / `scoreCandidates` / `prescoreColbert`.
+   */
+  search?(plan: SearchPlan, options?: CallOptions): Promise<{ hits: SearchHit[]; stats: SearchStats }>;
 
   info(): Promise<BackendInfo>;
   /** Writes the backend to `dir` (only where `capabilities.save`). */

@@ -1,6 +1,6 @@
 /** Checks shared by every backend: ids, documents, encodings and queries of the right shapes. */
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3Encoding, MultiVector, SparseVector } from "../types.js";
+import type { M3Encoding, ModelFingerprint, MultiVector, SparseVector } from "../types.js";
 import { describe } from "../util/validate.js";
 
 function invalid(message: string, details?: Record<string, unknown>): M3Error {
@@ -173,7 +173,14 @@ export function checkDocEncoding(e: M3Encoding | undefined, denseDim: number, co
   };
 }
 
-/** A query encoding carrying (valid) outputs for every mode in `need`; the others are dropped. */
+/** Query encodings `checkQuery` returned, with the dimensions they were checked at: a plan's query is checked once. */
+const checkedQueries = new WeakMap<object, { denseDim: number; colbertDim: number }>();
+
+/**
+ * A query encoding carrying (valid) outputs for every mode in `need`; the others are dropped.
+ * An encoding this function returned is not checked again (at the same dimensions), so the
+ * plan's query passes each backend primitive without a second validation.
+ */
 export function checkQuery(e: unknown, need: ReadonlySet<string>, denseDim: number, colbertDim: number): M3Encoding {
   if (e === null || typeof e !== "object") throw invalid(`The query must be an M3Encoding; got ${describe(e)}.`);
   const q = e as M3Encoding;
@@ -181,12 +188,16 @@ export function checkQuery(e: unknown, need: ReadonlySet<string>, denseDim: numb
   if (missing.length > 0) {
     throw invalid(`The query encoding lacks ${missing.join(", ")}, needed by modes ${[...need].join(", ")}. Encode the query with those outputs.`);
   }
-  return {
+  const seen = checkedQueries.get(q);
+  const again = seen !== undefined && seen.denseDim === denseDim && seen.colbertDim === colbertDim;
+  const out: M3Encoding = {
     tokenCount: q.tokenCount,
-    dense: need.has("dense") ? checkDense(q.dense, denseDim, "query.dense") : undefined,
-    sparse: need.has("sparse") ? checkSparse(q.sparse, "query.sparse") : undefined,
-    colbert: need.has("colbert") ? checkColbert(q.colbert, colbertDim, "query.colbert") : undefined,
+    dense: !need.has("dense") ? undefined : again ? q.dense : checkDense(q.dense, denseDim, "query.dense"),
+    sparse: !need.has("sparse") ? undefined : again ? q.sparse : checkSparse(q.sparse, "query.sparse"),
+    colbert: !need.has("colbert") ? undefined : again ? q.colbert : checkColbert(q.colbert, colbertDim, "query.colbert"),
   };
+  checkedQueries.set(out, { denseDim, colbertDim });
+  return out;
 }
 
 /** Ids for a lookup or delete: an array of non-empty strings. */
@@ -200,5 +211,24 @@ export function checkIds(ids: unknown, where: string): string[] {
 export function checkSignal(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) {
     throw new M3Error(ErrorCodes.ABORTED, `${what} was aborted by the caller's AbortSignal; nothing was changed by the aborted step.`, { cause: signal.reason });
+  }
+}
+
+/** Throws INDEX_MODEL_MISMATCH when the index was built with a different model. */
+export function checkFingerprint(stored: ModelFingerprint, given: ModelFingerprint, dir: string): void {
+  const diffs: string[] = [];
+  for (const key of ["layout", "hiddenSize", "vocabSize", "tokenizerSha256"] as const) {
+    if (stored[key] !== given[key]) diffs.push(`${key}: index ${String(stored[key])}, encoder ${String(given[key])}`);
+  }
+  // The heads' hash: compared when both have one (indexes written before it existed carry none).
+  if (stored.headsSha256 !== undefined && given.headsSha256 !== undefined && stored.headsSha256 !== given.headsSha256) {
+    diffs.push(`headsSha256 (sparse_linear.pt + colbert_linear.pt): index ${stored.headsSha256.slice(0, 12)}, encoder ${given.headsSha256.slice(0, 12)}`);
+  }
+  if (diffs.length > 0) {
+    throw new M3Error(
+      ErrorCodes.INDEX_MODEL_MISMATCH,
+      `The index in ${dir} was built with a different model (${diffs.join("; ")}). Load it with the model it was built with, or rebuild it with this one.`,
+      { details: { stored, given } },
+    );
   }
 }

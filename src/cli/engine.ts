@@ -9,7 +9,7 @@ import { defaultColbertFactory } from "../index/default-colbert.js";
 import { HybridIndex, type IndexStats } from "../index/hybrid-index.js";
 import { loadIndex } from "../index/persist.js";
 import type { SearchMode } from "../retrieve/options.js";
-import { M3HybridStore } from "../retrieve/hybrid-store.js";
+import { M3HybridStore } from "../open.js";
 import { search } from "../retrieve/search.js";
 import { resolvePretrained } from "../hub/index.js";
 import type { ModeScores } from "../math/scores.js";

@@ -5,10 +5,12 @@
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
 import { registerDownload } from "./commands/download.js";
+import { registerFinetune } from "./commands/finetune.js";
 import { registerIndex } from "./commands/index-cmd.js";
 import { registerInfo } from "./commands/info.js";
 import { registerQuantize } from "./commands/quantize.js";
 import { registerQuery } from "./commands/query.js";
+import { registerServe } from "./commands/serve.js";
 import { ExitCode, exitCodeFor, formatError } from "./exit.js";
 
 function packageVersion(): string {
@@ -45,13 +47,17 @@ Example:
 Postgres + pgvector instead of a folder: --pg <url> [--table <name>] on index, query and info:
   m3 index data/sample-corpus/docs --model ~/models/bge-m3 --pg postgres://localhost/rag
   m3 query --pg postgres://localhost/rag "Why does bread dough rise?"
-  m3 quantize ~/models/bge-m3        (int8 encoder for --variant int8)`,
+  m3 quantize ~/models/bge-m3        (int8 encoder for --variant int8)
+  m3 serve --model ~/models/bge-m3 --index ./my-index   (HTTP: /v1/embeddings, /v1/encode, /v1/rerank, /v1/search)
+  m3 finetune ~/models/bge-m3 --pairs train.jsonl --out ~/models/bge-m3-tuned   (retrain the heads)`,
     );
   registerIndex(program);
   registerQuery(program);
   registerInfo(program);
   registerDownload(program);
   registerQuantize(program);
+  registerServe(program);
+  registerFinetune(program);
   return program;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Length-sorted, token-budget batching. Texts are sorted longest first and cut into
- * contiguous runs (batches); each batch is padded to its own longest text, holds at most
- * `maxBatchSize` texts and at most `batchTokens` padded tokens (a longer text runs alone).
+ * contiguous runs (batches); each batch is padded to its own longest text L, holds at most
+ * `maxBatchSize` texts, at most `batchTokens` padded tokens (texts × L) and at most
+ * `attentionBudget` texts × L² (what the attention scores of one pass take: a long text runs
+ * alone; one text is never refused here, the encoder checks it against the budget first).
  * Among all such cuts, a dynamic programme picks the one of least estimated cost, so a few
  * long texts do not force hundreds of short ones to be padded to their length (greedy
  * filling would). O(n · maxBatchSize).
@@ -23,8 +25,16 @@ export function batchCost(count: number, length: number): number {
   return count * length * (1 + length / ATTENTION_BREAK_EVEN) + RUN_OVERHEAD_TOKENS;
 }
 
+/** The default `attentionBudget`: one text of 8192 tokens per pass (8192²). */
+export const DEFAULT_ATTENTION_BUDGET = 8192 * 8192;
+
 /** Plans batches for texts of the given token lengths. */
-export function planBatches(lengths: readonly number[], batchTokens: number, maxBatchSize: number): Batch[] {
+export function planBatches(
+  lengths: readonly number[],
+  batchTokens: number,
+  maxBatchSize: number,
+  attentionBudget: number = DEFAULT_ATTENTION_BUDGET,
+): Batch[] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
   const n = order.length;
   const best = new Float64Array(n + 1).fill(Infinity);
@@ -34,7 +44,7 @@ export function planBatches(lengths: readonly number[], batchTokens: number, max
     // Batch = order[i..j); its padded length is that of order[i] (the longest).
     for (let i = j - 1; i >= 0 && j - i <= maxBatchSize; i--) {
       const len = lengths[order[i]!]!;
-      if (j - i > 1 && (j - i) * len > batchTokens) break;
+      if (j - i > 1 && ((j - i) * len > batchTokens || (j - i) * len * len > attentionBudget)) break;
       const c = best[i]! + batchCost(j - i, len);
       if (c < best[j]!) {
         best[j] = c;

@@ -9,7 +9,7 @@ import { checkInt, checkTexts } from "../util/validate.js";
 import { planBatches } from "./batching.js";
 import { loadModel, type EncoderInfo, type LoadedModel } from "./load.js";
 import { insertCls, mclsContentBudget, mclsMinLength } from "./mcls.js";
-import { MAX_TOKENS, resolveEncoderOptions, type M3EncoderOptions, type ResolvedEncoderOptions } from "./options.js";
+import { MAX_TOKENS, checkAttentionRoom, resolveEncoderOptions, type M3EncoderOptions, type ResolvedEncoderOptions } from "./options.js";
 import { SerialQueue } from "./queue.js";
 import type { Want } from "./runners.js";
 
@@ -61,7 +61,9 @@ export class M3Encoder implements M3EncoderLike {
   /** Identifies the model; loads it when needed. */
   async fingerprint(): Promise<ModelFingerprint> {
     const m = await this.loaded();
-    return { layout: m.info.layout, hiddenSize: m.info.hiddenSize, vocabSize: m.info.vocabSize, tokenizerSha256: m.tokenizer.sha256 };
+    const fp: ModelFingerprint = { layout: m.info.layout, hiddenSize: m.info.hiddenSize, vocabSize: m.info.vocabSize, tokenizerSha256: m.tokenizer.sha256 };
+    if (m.info.headsSha256 !== undefined) fp.headsSha256 = m.info.headsSha256;
+    return fp;
   }
 
   /** Token ids per text (`<s> … </s>` included), truncated to `maxLength`. */
@@ -109,6 +111,7 @@ export class M3Encoder implements M3EncoderLike {
     const m = await this.loaded();
     const o = this.options;
     const limit = Math.min(maxLength, m.info.maxLength);
+    if (options.maxLength !== undefined) checkAttentionRoom(limit, o.attentionBudget, "encode's maxLength, within the model's limit");
     // MCLS: tokenize to the content budget that leaves room for the inserted <s>, then insert.
     const mcls = o.mcls && limit >= mclsMinLength(o.mclsStep);
     const tokenized = await m.tokenizer.tokenize(texts, mcls ? mclsContentBudget(limit, o.mclsStep) + 2 : limit);
@@ -118,7 +121,7 @@ export class M3Encoder implements M3EncoderLike {
       // One text (a query): one run, no batch planning.
       return this.queue.run(() => m.runner.run(ids, ids[0]!.length, want, inputs && [inputs[0]!.cls]));
     }
-    const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize);
+    const batches = planBatches(ids.map((r) => r.length), o.batchTokens, o.maxBatchSize, o.attentionBudget);
     o.logger.debug?.("bge-m3 encode", { texts: texts.length, batches: batches.length });
     const out = new Array<M3Encoding>(texts.length);
     await Promise.all(

@@ -2,6 +2,7 @@
  * Loads a model folder: finds its files, reads the tokenizer and config, creates the
  * onnxruntime session(s) and, for encoder-only layouts, builds the head graph from the .pt files.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, relative } from "node:path";
 import { ErrorCodes, M3Error } from "../errors.js";
@@ -13,6 +14,7 @@ import { checkMclsRoom } from "./mcls.js";
 import { deviceLabel } from "./providers.js";
 import { headLimits, loadStateDict } from "./pt/state-dict.js";
 import { EncoderOnlyRunner, ThreeHeadsRunner, checkInputs, type BatchRunner } from "./runners.js";
+import { createEncoderSession } from "./fused-load.js";
 import { createSession, inputTypes, outputLastDim, sessionOptions, type Session } from "./session.js";
 
 /** What was loaded, for callers and logs. */
@@ -36,6 +38,10 @@ export interface EncoderInfo {
   device: string;
   /** Content tokens per `<s>` when MCLS is on (`mcls: true`), else undefined. */
   mclsStep: number | undefined;
+  /** Attention blocks rewritten to onnxruntime's fused MultiHeadAttention at load (0: none; see `fusedAttention`). */
+  fusedAttentionBlocks: number;
+  /** Encoder-only layouts: sha256 of the two head files (see `ModelFingerprint.headsSha256`). */
+  headsSha256?: string;
 }
 
 export interface LoadedModel {
@@ -46,6 +52,7 @@ export interface LoadedModel {
 
 interface ModelConfig {
   hidden_size?: number;
+  num_attention_heads?: number;
   max_position_embeddings?: number;
   pad_token_id?: number;
 }
@@ -73,13 +80,14 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
   if (o.variant !== "fp32" || basename(dirname(files.graph)) === "onnx") await requireHeads(files);
   const [tokenizer, config] = await Promise.all([M3Tokenizer.load(files.tokenizer), readConfig(files.config)]);
   const opts = sessionOptions(o);
-  const session = await createSession(files.graph, opts);
+  const { session, fusedBlocks } = await createEncoderSession(files.graph, opts, o, num(config.num_attention_heads));
   const used = [files.graph, files.tokenizer, ...(files.config ? [files.config] : [])];
   const padId = num(config.pad_token_id) ?? tokenizer.special.pad;
   const s = tokenizer.special;
   const drop = new Set([s.cls, s.pad, s.sep, s.unk]);
   let runner: BatchRunner;
   let hidden: number | undefined;
+  let headsSha256: string | undefined;
   const kind = classifyOutputs(session.outputNames);
   try {
     if (kind === undefined) throw unknownGraph(files, session.outputNames);
@@ -102,6 +110,7 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
       ]);
       runner = new EncoderOnlyRunner(session, inputTypes(session), HIDDEN_OUTPUT, both, sparseOnly, padId, drop);
       used.push(pts.sparsePt, pts.colbertPt);
+      headsSha256 = await hashFiles([pts.sparsePt, pts.colbertPt]);
     } else {
       const names = THREE_HEAD_OUTPUTS[kind];
       hidden = num(config.hidden_size) ?? outputLastDim(session, names.dense);
@@ -130,9 +139,18 @@ export async function loadModel(o: ResolvedEncoderOptions): Promise<LoadedModel>
     executionProviders: o.executionProviders.map((p) => p.name),
     device: deviceLabel(o.executionProviders[0]!),
     mclsStep: o.mcls ? o.mclsStep : undefined,
+    fusedAttentionBlocks: fusedBlocks,
+    ...(headsSha256 === undefined ? {} : { headsSha256 }),
   };
   o.logger.debug?.("bge-m3 model loaded", { ...info, ms: Date.now() - t0 });
   return { runner, tokenizer, info };
+}
+
+/** sha256 of the files' bytes in order (the head files: a few MB at most, bounded by loadStateDict). */
+async function hashFiles(paths: string[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const p of paths) h.update(await readFile(p));
+  return h.digest("hex");
 }
 
 /** MCLS needs per-token hidden states (encoder-only) and room for an inserted `<s>`. */

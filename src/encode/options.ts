@@ -4,6 +4,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { Logger } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
+import { DEFAULT_ATTENTION_BUDGET } from "./batching.js";
 import { MCLS_STEP, checkMclsRoom } from "./mcls.js";
 import { resolveProviders, type ExecutionProvider, type ResolvedProvider } from "./providers.js";
 
@@ -35,6 +36,15 @@ export interface M3EncoderOptions {
    */
   batchTokens?: number;
   /**
+   * Attention-memory budget of one forward pass, in texts × L² (L: the pass's padded length):
+   * the attention scores of a pass grow with it (unfused: ~150 bytes per unit on BGE-M3, 16
+   * heads; see the README's Limitations). Texts are packed so that count × longest² stays within
+   * it, so long texts run alone. One text at `maxLength` must fit (maxLength² <= budget), else
+   * the constructor throws INVALID_ARGUMENT; lower it with `maxLength` to bound memory further.
+   * @default 67108864 (8192², one 8192-token text per pass)
+   */
+  attentionBudget?: number;
+  /**
    * MCLS (the M3 paper's "multiple CLS", for long inputs on models without long-text tuning):
    * a `<s>` is inserted in front of every block of `mclsStep` content tokens and the dense vector
    * is the normalised mean of the final hidden states at all `<s>` positions. Inserted tokens
@@ -46,6 +56,15 @@ export interface M3EncoderOptions {
   mcls?: boolean;
   /** Content tokens per `<s>` with `mcls`. @default 256 */
   mclsStep?: number;
+  /**
+   * Rewrite the encoder graph's attention at load into onnxruntime's fused MultiHeadAttention
+   * (fp32/int8 graphs with external or up to 768 MiB of inline weights, when the pattern is found;
+   * `info.fusedAttentionBlocks` says how many blocks). A pass without padding (one text, or
+   * texts of one length) then takes the CPU kernel's flash path, whose attention memory is
+   * linear in L; padded passes materialise the scores once. false loads the graph as it is.
+   * @default true
+   */
+  fusedAttention?: boolean;
   /** Maximum texts in one forward pass. @default 64 */
   maxBatchSize?: number;
   /** onnxruntime intra-op threads. @default os.availableParallelism() */
@@ -128,6 +147,10 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
   if (typeof mcls !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `mcls must be true or false; got ${describe(mcls)}.`);
   const mclsStep = checkInt("mclsStep", options.mclsStep ?? MCLS_STEP, 1, MAX_TOKENS);
   if (mcls) checkMclsRoom(maxLength, mclsStep, "the maxLength option");
+  const fusedAttention = options.fusedAttention ?? true;
+  if (typeof fusedAttention !== "boolean") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fusedAttention must be true or false; got ${describe(fusedAttention)}.`);
+  const attentionBudget = checkInt("attentionBudget", options.attentionBudget ?? DEFAULT_ATTENTION_BUDGET, 4, 2 ** 52);
+  checkAttentionRoom(maxLength, attentionBudget, "the maxLength option");
   return {
     modelPath,
     variant,
@@ -135,6 +158,8 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
     mcls,
     mclsStep,
     batchTokens: checkInt("batchTokens", options.batchTokens ?? 16384, 2, 1 << 30),
+    attentionBudget,
+    fusedAttention,
     maxBatchSize: checkInt("maxBatchSize", options.maxBatchSize ?? 64, 1, 1 << 20),
     intraOpNumThreads: checkInt("intraOpNumThreads", options.intraOpNumThreads ?? availableParallelism(), 1, 1024),
     graphOptimizationLevel: level,
@@ -142,4 +167,16 @@ export function resolveEncoderOptions(options: M3EncoderOptions): ResolvedEncode
     sessionOptions: restSession,
     logger: options.logger ?? {},
   };
+}
+
+/** INVALID_ARGUMENT when one text of `maxLength` tokens would not fit the attention budget. */
+export function checkAttentionRoom(maxLength: number, attentionBudget: number, what: string): void {
+  if (maxLength * maxLength <= attentionBudget) return;
+  const longest = Math.floor(Math.sqrt(attentionBudget));
+  throw new M3Error(
+    ErrorCodes.INVALID_ARGUMENT,
+    `attentionBudget ${attentionBudget} (texts × tokens² per pass) is too small for one text of ${maxLength} tokens (${what}), ` +
+      `which needs ${maxLength * maxLength}. Set attentionBudget to at least ${maxLength * maxLength}, or maxLength to at most ${longest}.`,
+    { details: { maxLength, attentionBudget, needed: maxLength * maxLength } },
+  );
 }

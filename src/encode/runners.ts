@@ -42,7 +42,7 @@ export function checkInputs(s: Session, file: string): void {
   }
 }
 
-function feeds(s: Session, types: Map<string, "int64" | "int32">, ids: Int32Array[], L: number, padId: number): Record<string, ort.Tensor> {
+export function feeds(s: Session, types: Map<string, "int64" | "int32">, ids: Int32Array[], L: number, padId: number): Record<string, ort.Tensor> {
   const { inputIds, mask } = padBatch(ids, L, padId);
   const dims = [ids.length, L];
   const f: Record<string, ort.Tensor> = {};

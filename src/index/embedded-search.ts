@@ -11,20 +11,20 @@ import { ErrorCodes, M3Error } from "../errors.js";
 import type { ModeScores } from "../math/scores.js";
 import type { M3Encoding } from "../types.js";
 import { checkInt } from "../util/validate.js";
-import type { HybridIndex } from "./hybrid-index.js";
+import type { OpenParts } from "./parts.js";
 
 /** Below this fraction of matching documents a filtered dense search scans the matches instead of the graph. */
 const FILTER_SCAN_FRACTION = 0.1;
 
 /** Slots whose document matches `filter` (ascending), or undefined for no filter. */
-export function matchingSlots(index: HybridIndex, filter: Filter | undefined): number[] | undefined {
+export function matchingSlots(index: OpenParts, filter: Filter | undefined): number[] | undefined {
   if (filter === undefined) return undefined;
   const out: number[] = [];
   for (const slot of index.docs.slots()) if (matchesFilter(filter, index.docs.at(slot)!)) out.push(slot);
   return out;
 }
 
-export function embeddedCandidates(index: HybridIndex, query: M3Encoding, request: CandidateRequest): CandidatePool {
+export function embeddedCandidates(index: OpenParts, query: M3Encoding, request: CandidateRequest): CandidatePool {
   index.checkOpen();
   checkSignal(request.signal, "The candidate search");
   const sources = new Set(Object.keys(request.depth).filter((s) => (request.depth as Record<string, number>)[s]! > 0)) as Set<"dense" | "sparse">;
@@ -45,14 +45,14 @@ export function embeddedCandidates(index: HybridIndex, query: M3Encoding, reques
     accept = (slot) => mask[slot] === 1;
   }
   const stats: CandidatePool["stats"] = { filterMs: lap(), denseMs: 0, sparseMs: 0 };
-  const population = allowed?.length ?? index.size;
+  const population = allowed?.length ?? index.docs.size;
   const deepest = Math.max(0, nColbert, ...Object.values(request.depth).map((n) => n ?? 0));
   const slotIds = (slots: Iterable<number>) => Array.from(slots, (s) => index.docs.at(s)!.id);
   if (deepest >= population) {
     return { ids: slotIds(allowed ?? index.docs.slots()), exhaustive: true, matching: population, stats };
   }
   const set = new Set<number>();
-  const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.size;
+  const scan = allowed !== undefined && allowed.length < FILTER_SCAN_FRACTION * index.docs.size;
   const nDense = request.depth.dense ?? 0;
   if (nDense > 0) {
     const r = scan ? index.dense.scan(q.dense!, nDense, accept) : index.dense.search(q.dense!, nDense, accept);
@@ -75,7 +75,7 @@ export function embeddedCandidates(index: HybridIndex, query: M3Encoding, reques
 }
 
 export async function embeddedScores(
-  index: HybridIndex,
+  index: OpenParts,
   query: M3Encoding,
   ids: string[],
   modes: ReadonlySet<SearchMode>,
@@ -114,7 +114,7 @@ export async function embeddedScores(
 }
 
 /** Approximate ColBERT scores of `ids` from the sketch (NaN for unknown ids). */
-export async function embeddedPrescore(index: HybridIndex, query: M3Encoding, ids: string[], signal?: AbortSignal): Promise<Float32Array> {
+export async function embeddedPrescore(index: OpenParts, query: M3Encoding, ids: string[], signal?: AbortSignal): Promise<Float32Array> {
   index.checkOpen();
   checkSignal(signal, "The approximate ColBERT scoring");
   checkIds(ids, "ids");

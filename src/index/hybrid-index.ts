@@ -23,7 +23,10 @@ import { resolveOpenOptions } from "./colbert/validate.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
 import { embeddedCandidates, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
-import { saveIndex } from "./persist.js";
+import type { IndexParts } from "./parts.js";
+import { checkDir, writeParts, type SaveOptions } from "./parts-io.js";
+
+export type { IndexParts };
 
 /** A document with its encoding, as the index takes it (the backend contract's entry). */
 export type IndexEntry = BackendEntry;
@@ -41,23 +44,6 @@ export interface IndexStats {
   sketch?: { dim: number; rowBytes: number; meanBytes: number; graphBytes: number };
   /** UTF-16 length x 2 of ids, texts and JSON metadata: an estimate of the document table. */
   docBytes: number;
-}
-
-/** The parts an index is made of (used by persistence to assemble a loaded index). */
-export interface IndexParts {
-  fingerprint: ModelFingerprint;
-  denseDim: number;
-  colbertDim: number;
-  denseOptions: ResolvedDenseOptions;
-  docs: DocTable;
-  dense: DenseIndex;
-  sparse: SparseIndex;
-  colbert: ColbertStore;
-  /** The ColBERT sketch, if the index keeps one. */
-  sketch?: ColbertSketch;
-  generation: number;
-  /** Directory the index was loaded from. @default undefined (in memory) */
-  location?: string;
 }
 
 export class HybridIndex implements RetrievalBackend {
@@ -89,7 +75,7 @@ export class HybridIndex implements RetrievalBackend {
     this.sparse = parts.sparse;
     this.colbert = parts.colbert;
     this.sketch = parts.sketch;
-    this.capabilities = Object.freeze({ predicateFilters: true, save: true, colbertTiers: parts.sketch !== undefined });
+    this.capabilities = Object.freeze({ predicateFilters: true, save: true, multiVectorStage: parts.sketch !== undefined, approximateColbert: parts.sketch !== undefined, colbertTiers: parts.sketch !== undefined });
     this.generation = parts.generation;
     this.location = parts.location;
   }
@@ -276,9 +262,17 @@ export class HybridIndex implements RetrievalBackend {
     };
   }
 
-  /** Saves into `dir` atomically (see `saveIndex`). */
-  save(dir: string): Promise<void> {
-    return saveIndex(this, dir);
+  /** Saves into `dir` (created if needed) atomically (see `parts-io.ts`). Concurrent mutations wait for the save. */
+  save(dir: string, options: SaveOptions = {}): Promise<void> {
+    try {
+      checkDir(dir, "save");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.serial(async () => {
+      this.checkOpen();
+      await writeParts(this, dir, options);
+    });
   }
 
   /** Where the index was last saved or loaded from (undefined: only in memory). */
@@ -300,39 +294,6 @@ export class HybridIndex implements RetrievalBackend {
     }
     this.sparse.removeMany(slots);
     return { deleted: slots.length, notFound };
-  }
-
-  /** @internal */ documentAt(slot: number): IndexedDocument | undefined {
-    return this.docs.at(slot);
-  }
-
-  /** @internal Live slots, ascending. */
-  liveSlots(): number[] {
-    return [...this.docs.slots()];
-  }
-
-  /** @internal */ denseTopK(q: Float32Array, n: number, accept?: (slot: number) => boolean) {
-    return this.dense.search(q, n, accept);
-  }
-
-  /** @internal */ denseScan(q: Float32Array, n: number, accept?: (slot: number) => boolean) {
-    return this.dense.scan(q, n, accept);
-  }
-
-  /** @internal */ sparseTopK(q: SparseVector, n: number, accept?: (slot: number) => boolean): SparseTopK {
-    return this.sparse.search(q, n, accept);
-  }
-
-  /** @internal */ denseScore(q: Float32Array, slot: number): number {
-    return this.dense.score(q, slot);
-  }
-
-  /** @internal */ sparseScore(q: SparseVector, slot: number): number {
-    return this.sparse.score(q, slot);
-  }
-
-  /** @internal */ colbertScores(q: MultiVector, slots: Uint32Array): Promise<Float32Array> {
-    return this.colbert.score(q, slots);
   }
 
   stats(): IndexStats {

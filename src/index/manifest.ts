@@ -100,17 +100,3 @@ export function parseManifest(text: string, dir: string): IndexManifest {
   return m as IndexManifest;
 }
 
-/** Throws INDEX_MODEL_MISMATCH when the index was built with a different model. */
-export function checkFingerprint(stored: ModelFingerprint, given: ModelFingerprint, dir: string): void {
-  const diffs: string[] = [];
-  for (const key of ["layout", "hiddenSize", "vocabSize", "tokenizerSha256"] as const) {
-    if (stored[key] !== given[key]) diffs.push(`${key}: index ${String(stored[key])}, encoder ${String(given[key])}`);
-  }
-  if (diffs.length > 0) {
-    throw new M3Error(
-      ErrorCodes.INDEX_MODEL_MISMATCH,
-      `The index in ${dir} was built with a different model (${diffs.join("; ")}). Load it with the model it was built with, or rebuild it with this one.`,
-      { details: { stored, given } },
-    );
-  }
-}

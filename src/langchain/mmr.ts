@@ -17,7 +17,7 @@
  */
 import { ErrorCodes, M3Error } from "../errors.js";
 import { colbertScore, denseScore } from "../math/scores.js";
-import type { M3HybridStore } from "../retrieve/hybrid-store.js";
+import type { HybridStore as M3HybridStore } from "../retrieve/hybrid-store.js";
 import type { MetadataFilter, SearchOptions } from "../retrieve/options.js";
 import type { SearchHit } from "../retrieve/search.js";
 import type { MultiVector } from "../types.js";

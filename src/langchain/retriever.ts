@@ -10,7 +10,7 @@ import type { Document } from "@langchain/core/documents";
 import { BaseRetriever, type BaseRetrieverInput } from "@langchain/core/retrievers";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3HybridStore } from "../retrieve/hybrid-store.js";
+import type { HybridStore as M3HybridStore } from "../retrieve/hybrid-store.js";
 import { resolveSearch, SEARCH_DEFAULTS, type SearchOptions } from "../retrieve/options.js";
 import { describe } from "../util/validate.js";
 import { hitToDocument } from "./documents.js";

@@ -1,10 +1,10 @@
 /** The options and argument checks of `M3VectorStore` (types, embeddings check, delete forms). */
 import type { EmbeddingsInterface } from "@langchain/core/embeddings";
 import type { MaxMarginalRelevanceSearchOptions } from "@langchain/core/vectorstores";
-import type { M3PostgresOptions } from "../postgres/options.js";
 import type { RetrievalBackend } from "../backend/types.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3HybridStore, M3HybridStoreOptions, ProgressEvent } from "../retrieve/hybrid-store.js";
+import type { M3HybridStore, M3HybridStoreOptions, M3PostgresOptions } from "../open.js";
+import type { ProgressEvent } from "../retrieve/hybrid-store.js";
 import type { MetadataFilter } from "../retrieve/options.js";
 import type { M3EncoderLike } from "../types.js";
 import { describe } from "../util/validate.js";

@@ -6,16 +6,16 @@
  */
 import type { DocumentInterface } from "@langchain/core/documents";
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
-import type { M3VectorStore } from "./vectorstore.js";
+import { VectorStoreRetriever, type VectorStoreInterface, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
 import { configSignal, raceSignal, withSignal } from "./signal.js";
 
-export class M3VectorStoreRetriever extends VectorStoreRetriever<M3VectorStore> {
+/** Generic over the store so that this module does not import `M3VectorStore` (which imports it). */
+export class M3VectorStoreRetriever<V extends VectorStoreInterface = VectorStoreInterface> extends VectorStoreRetriever<V> {
   static override lc_name(): string {
     return "M3VectorStoreRetriever";
   }
 
-  constructor(fields: VectorStoreRetrieverInput<M3VectorStore>) {
+  constructor(fields: VectorStoreRetrieverInput<V>) {
     super(fields);
   }
 

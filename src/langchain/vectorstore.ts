@@ -15,10 +15,10 @@ import type { DocumentInterface } from "@langchain/core/documents";
 import { Document } from "@langchain/core/documents";
 import { SaveableVectorStore, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
 import type { RetrievalBackend } from "../backend/types.js";
-import { M3PostgresBackend } from "../postgres/backend.js";
 import { checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import { M3HybridStore, type M3HybridStoreLoadOptions, type StoreOptions } from "../retrieve/hybrid-store.js";
+import { M3HybridStore, openStore as openFromOptions, type M3HybridStoreLoadOptions } from "../open.js";
+import type { StoreOptions } from "../retrieve/hybrid-store.js";
 import { resolveSearch, type MetadataFilter, type SearchOptions } from "../retrieve/options.js";
 import { search } from "../retrieve/search.js";
 import { describe } from "../util/validate.js";
@@ -329,21 +329,13 @@ export class M3VectorStore extends SaveableVectorStore {
 }
 
 /**
- * Opens the store described by `args`: the given store, the given backend, a Postgres collection
- * (connected here), or an empty embedded index.
+ * Opens the store described by `args`: the given store, or what the composition module opens
+ * (the given backend, a Postgres collection, or an empty embedded index).
  */
 async function openStore(embeddings: M3EncoderEmbeddings, args: M3VectorStoreArgs): Promise<M3HybridStore> {
   const { store, backend, postgres, fetchK: _f, lambda: _l, mmrSimilarity: _m, ...options } = args;
   if (store !== undefined) return store;
-  if (backend !== undefined) return M3HybridStore.fromBackend(embeddings, backend, options);
-  if (postgres !== undefined) {
-    const pgBackend = await M3PostgresBackend.connect({ ...postgres, fingerprint: await embeddings.fingerprint() });
-    try {
-      return await M3HybridStore.fromBackend(embeddings, pgBackend, options);
-    } catch (err) {
-      await pgBackend.close().catch(() => undefined);
-      throw err;
-    }
-  }
-  return M3HybridStore.create(embeddings, options);
+  if (backend !== undefined) return openFromOptions(embeddings, { ...options, backend });
+  if (postgres !== undefined) return openFromOptions(embeddings, { ...options, postgres });
+  return openFromOptions(embeddings, options);
 }

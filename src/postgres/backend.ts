@@ -31,7 +31,7 @@ import { filterSql, Params } from "./filter-sql.js";
 import { checkTableName, resolvePgOptions, type M3PostgresOptions, type PgVectorType, type ResolvedPgOptions } from "./options.js";
 import type { ReadRouter } from "./replica.js";
 import { describeCollectionWith, type CollectionDescription } from "./schema-meta.js";
-import { namesOf, type Names } from "./schema.js";
+import { namesOf, type Names } from "./names.js";
 import { scoreCandidatesWith, prescoreWith } from "./score.js";
 import { preparedName, runStatement } from "./session.js";
 import { documentsStatement } from "./scores-sql.js";

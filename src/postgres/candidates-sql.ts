@@ -15,7 +15,7 @@ import type { M3Encoding } from "../types.js";
 import { filterSql, Params } from "./filter-sql.js";
 import type { PgColbertCodec } from "./colbert.js";
 import type { PgVectorType } from "./options.js";
-import type { Names } from "./schema.js";
+import type { Names } from "./names.js";
 import { encodeNumberArray, encodeVector } from "./wire.js";
 
 export interface Shape {

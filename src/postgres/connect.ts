@@ -7,7 +7,8 @@ import { extensionError, pgError } from "./errors.js";
 import { migrateV1 } from "./migrate.js";
 import { resolvePgOptions, type M3PostgresOptions, type ResolvedPgOptions } from "./options.js";
 import { checkReplica, ReadRouter } from "./replica.js";
-import { namesOf, openCollection } from "./schema.js";
+import { namesOf } from "./names.js";
+import { openCollection } from "./schema.js";
 import { Session } from "./session.js";
 
 export function locationOf(connectionString: string | undefined, pool: pg.Pool): string {

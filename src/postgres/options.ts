@@ -185,7 +185,9 @@ function checkFingerprint(f: unknown): ModelFingerprint {
   ) {
     throw invalid(`fingerprint must be the encoder's ModelFingerprint ({ layout, hiddenSize, vocabSize, tokenizerSha256 }; await encoder.fingerprint()); got ${describe(f)}.`);
   }
-  return { layout: x.layout, hiddenSize: x.hiddenSize, vocabSize: x.vocabSize, tokenizerSha256: x.tokenizerSha256 };
+  const fp: ModelFingerprint = { layout: x.layout, hiddenSize: x.hiddenSize, vocabSize: x.vocabSize, tokenizerSha256: x.tokenizerSha256 };
+  if (typeof x.headsSha256 === "string") fp.headsSha256 = x.headsSha256;
+  return fp;
 }
 
 export function resolvePgOptions(o: M3PostgresOptions): ResolvedPgOptions {

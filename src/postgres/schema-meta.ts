@@ -4,7 +4,7 @@ import { ErrorCodes, M3Error } from "../errors.js";
 import type { ModelFingerprint } from "../types.js";
 import { PG_COLBERT_CODECS, type PgColbertCodec } from "./colbert.js";
 import { SCHEMA_VERSION, type PgVectorType, type ResolvedPgOptions } from "./options.js";
-import type { CollectionMeta, Names } from "./schema.js";
+import type { CollectionMeta, Names } from "./names.js";
 
 export interface MetaRow {
   schema_version: number;
@@ -19,12 +19,15 @@ export interface MetaRow {
   sketch_seed?: string;
 }
 
+/** The heads' hash is compared when both sides have it (a collection written before it was kept has none). */
 function sameFingerprint(a: ModelFingerprint, b: ModelFingerprint): boolean {
-  return a.layout === b.layout && a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.tokenizerSha256 === b.tokenizerSha256;
+  const heads = a.headsSha256 === undefined || b.headsSha256 === undefined || a.headsSha256 === b.headsSha256;
+  return heads && a.layout === b.layout && a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.tokenizerSha256 === b.tokenizerSha256;
 }
 
 function fp(f: ModelFingerprint): string {
-  return `${f.layout}, hidden ${f.hiddenSize}, vocab ${f.vocabSize}, tokenizer ${f.tokenizerSha256.slice(0, 12)}`;
+  const heads = f.headsSha256 === undefined ? "" : `, heads ${f.headsSha256.slice(0, 12)}`;
+  return `${f.layout}, hidden ${f.hiddenSize}, vocab ${f.vocabSize}, tokenizer ${f.tokenizerSha256.slice(0, 12)}${heads}`;
 }
 
 export function checkMeta(m: MetaRow, n: Names, o: ResolvedPgOptions): CollectionMeta {

@@ -24,39 +24,8 @@ import { ErrorCodes, M3Error } from "../errors.js";
 import type { PgColbertCodec } from "./colbert.js";
 import { SCHEMA_VERSION, type PgVectorType, type ResolvedPgOptions } from "./options.js";
 import { checkColumns, checkMeta, type MetaRow } from "./schema-meta.js";
+import type { CollectionMeta, Names } from "./names.js";
 import { SKETCH_SEED } from "../index/sketch/sketch.js";
-
-export interface Names {
-  docs: string;
-  sparse: string;
-  colbert: string;
-  meta: string;
-  hnsw: string;
-  meanHnsw: string;
-  /** Unquoted names, for to_regclass and messages. */
-  plain: { docs: string; sparse: string; colbert: string; meta: string; hnsw: string; meanHnsw: string };
-}
-
-/** Quoted identifiers of the collection `table` (already checked against the name pattern). */
-export function namesOf(table: string): Names {
-  const plain = {
-    docs: table, sparse: `${table}_sparse`, colbert: `${table}_colbert`, meta: `${table}_meta`, hnsw: `${table}_dense_hnsw`, meanHnsw: `${table}_mean_hnsw`,
-  };
-  const q = (s: string) => `"${s}"`;
-  return { docs: q(plain.docs), sparse: q(plain.sparse), colbert: q(plain.colbert), meta: q(plain.meta), hnsw: q(plain.hnsw), meanHnsw: q(plain.meanHnsw), plain };
-}
-
-/** What an opened collection is: from its meta row (or the options, when it was just created). */
-export interface CollectionMeta {
-  denseDim: number;
-  colbertDim: number;
-  denseType: PgVectorType;
-  colbertCodec: PgColbertCodec;
-  sketchDim: number;
-  sketchSeed: number;
-  hnsw: { m: number; efConstruction: number };
-  created: boolean;
-}
 
 const HNSW_MAX = { vector: 2000, halfvec: 4000 } as const;
 

@@ -1,8 +1,9 @@
 /**
- * `M3HybridStore`: an encoder (anything `M3EncoderLike`) tied to a `RetrievalBackend` — the
- * embedded index (`create`, `load`) or any other backend (`fromBackend`, e.g. Postgres).
- * Encodes documents with all three outputs, encodes each query once, searches through the
- * backend-independent plan of `search.ts`.
+ * `HybridStore`: an encoder (anything `M3EncoderLike`) tied to a `RetrievalBackend`, whichever it
+ * is (`fromBackend`); it never names a backend. `M3HybridStore` (src/open.ts, the composition
+ * module) adds the ways to open one from options: an embedded index (`create`, `load`) or
+ * Postgres. Encodes documents with all three outputs, encodes each query once, searches through
+ * the backend-independent plan of `search.ts`.
  *
  * Writes (add, delete, deleteWhere, clear) take effect in the order they were called: encoding
  * runs at once, concurrently with other calls, but each write is applied only after every
@@ -12,18 +13,13 @@
 import { randomUUID } from "node:crypto";
 import { parseFilter, type MetadataFilter } from "../backend/filter.js";
 import type { BackendEntry, BackendInfo, CallOptions, DeleteResult, RetrievalBackend, StoredDocument, UpsertResult } from "../backend/types.js";
-import { checkId, checkIds, checkMetadata, checkSignal } from "../backend/validate.js";
+import { checkFingerprint, checkId, checkIds, checkMetadata, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import { HybridIndex } from "../index/hybrid-index.js";
-import { checkFingerprint } from "../index/manifest.js";
-import type { HybridIndexOptions } from "../index/options.js";
-import { loadIndex } from "../index/persist.js";
-import { defaultColbertFactory } from "../index/default-colbert.js";
-import type { ColbertStoreFactory, ColbertStoreOptions } from "../index/colbert/types.js";
 import type { M3Encoding, M3EncoderLike } from "../types.js";
 import { checkInt, describe } from "../util/validate.js";
 import { resolveSearch, type SearchOptions } from "./options.js";
-import { searchWithStats, type SearchHit, type SearchStats } from "./search.js";
+import { planSearch } from "./plan.js";
+import { executePlan, type SearchHit, type SearchStats } from "./search.js";
 
 /** A document to add: text, optional metadata, optional id (`Document.id` is honoured). */
 export interface DocumentInput {
@@ -53,24 +49,13 @@ export interface StoreOptions {
   search?: SearchOptions;
 }
 
-export interface M3HybridStoreOptions extends HybridIndexOptions, StoreOptions {}
-
-export interface M3HybridStoreLoadOptions extends StoreOptions {
-  /** @default the package's ColBERT store */
-  colbertFactory?: ColbertStoreFactory;
-  /** ColBERT options at open time (cacheBytes, kernel, kernelThreads; the codec and pooling come from the saved index). */
-  colbert?: ColbertStoreOptions;
-  /** Overrides the saved HNSW efSearch. @default the saved value */
-  efSearch?: number;
-}
-
-export class M3HybridStore {
+export class HybridStore {
   private readonly batchSize: number;
   private readonly searchDefaults: SearchOptions;
   /** Settles after the last write called so far has been applied or has failed. */
   private writeTail: Promise<unknown> = Promise.resolve();
 
-  private constructor(
+  protected constructor(
     readonly encoder: M3EncoderLike,
     /** Where the documents live. */
     readonly backend: RetrievalBackend,
@@ -84,39 +69,10 @@ export class M3HybridStore {
     resolveSearch(this.searchDefaults);
   }
 
-  /** An empty embedded store (HNSW + inverted lists + ColBERT file) for `encoder`'s model. */
-  static async create(encoder: M3EncoderLike, options: M3HybridStoreOptions = {}): Promise<M3HybridStore> {
-    checkEncoder(encoder);
-    const fp = await encoder.fingerprint();
-    const index = await HybridIndex.create(fp, { ...options, colbertFactory: options.colbertFactory ?? defaultColbertFactory });
-    return new M3HybridStore(encoder, index, options);
-  }
-
   /** A store over any backend; the encoder must be the backend's model (else INDEX_MODEL_MISMATCH). */
-  static async fromBackend(encoder: M3EncoderLike, backend: RetrievalBackend, options: StoreOptions = {}): Promise<M3HybridStore> {
-    checkEncoder(encoder);
-    if (backend === null || typeof backend !== "object" || typeof backend.candidates !== "function" || typeof backend.scoreCandidates !== "function") {
-      throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromBackend needs a RetrievalBackend (a HybridIndex, or a Postgres backend from M3PostgresBackend.connect); got ${describe(backend)}.`);
-    }
-    checkFingerprint(backend.fingerprint, await encoder.fingerprint(), `the ${backend.kind} backend`);
-    return new M3HybridStore(encoder, backend, options);
-  }
-
-  /** Wraps an existing embedded index (same as `fromBackend`). */
-  static fromIndex(encoder: M3EncoderLike, index: HybridIndex, options: StoreOptions = {}): Promise<M3HybridStore> {
-    return M3HybridStore.fromBackend(encoder, index, options);
-  }
-
-  /** Loads an embedded store saved with `save`; NOT_FOUND / INDEX_CORRUPT / INDEX_MODEL_MISMATCH on a missing or bad directory or another model. */
-  static async load(dir: string, encoder: M3EncoderLike, options: M3HybridStoreLoadOptions = {}): Promise<M3HybridStore> {
-    checkEncoder(encoder);
-    const index = await loadIndex(dir, {
-      fingerprint: await encoder.fingerprint(),
-      colbertFactory: options.colbertFactory ?? defaultColbertFactory,
-      colbert: options.colbert,
-      efSearch: options.efSearch,
-    });
-    return new M3HybridStore(encoder, index, options);
+  static async fromBackend(encoder: M3EncoderLike, backend: RetrievalBackend, options: StoreOptions = {}): Promise<HybridStore> {
+    await checkBackend(encoder, backend);
+    return new HybridStore(encoder, backend, options);
   }
 
   /** Number of documents (matching `filter`, when given). */
@@ -219,7 +175,7 @@ export class M3HybridStore {
     const encodeMs = performance.now() - t0;
     if (q === undefined) throw new M3Error(ErrorCodes.INFERENCE_ERROR, "The encoder returned no encoding for the query.");
     checkSignal(options?.signal, "search");
-    const r = await searchWithStats(this.backend, q, merged);
+    const r = await executePlan(this.backend, planSearch(this.backend, q, o), { signal: options?.signal });
     return { hits: r.hits, stats: { ...r.stats, encodeMs } };
   }
 
@@ -271,7 +227,17 @@ export class M3HybridStore {
   }
 }
 
-function checkEncoder(encoder: unknown): void {
+/** `backend` must be a RetrievalBackend of `encoder`'s model (INVALID_ARGUMENT, INDEX_MODEL_MISMATCH). */
+export async function checkBackend(encoder: M3EncoderLike, backend: RetrievalBackend): Promise<void> {
+  checkEncoder(encoder);
+  if (backend === null || typeof backend !== "object" || typeof backend.candidates !== "function" || typeof backend.scoreCandidates !== "function") {
+    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromBackend needs a RetrievalBackend (a HybridIndex, or a Postgres backend from M3PostgresBackend.connect); got ${describe(backend)}.`);
+  }
+  checkFingerprint(backend.fingerprint, await encoder.fingerprint(), `the ${backend.kind} backend`);
+}
+
+/** The encoder must be an M3 encoder (INVALID_ARGUMENT otherwise). */
+export function checkEncoder(encoder: unknown): void {
   const e = encoder as Partial<M3EncoderLike> | null;
   if (e === null || typeof e !== "object" || typeof e.encode !== "function" || typeof e.fingerprint !== "function") {
     throw new M3Error(

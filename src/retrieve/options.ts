@@ -7,7 +7,8 @@ import { checkInt, checkNumber, describe } from "../util/validate.js";
 
 export type { SearchMode } from "../backend/types.js";
 export type { MetadataFilter, FilterValue, FilterOperators } from "../backend/filter.js";
-export type FusionMethod = "weighted" | "rrf";
+import type { FusionMethod } from "../backend/plan.js";
+export type { FusionMethod };
 
 export interface SearchOptions {
   /** Results to return. @default 10 */

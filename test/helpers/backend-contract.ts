@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { matchesFilter, parseFilter } from "../../src/backend/filter.js";
-import type { BackendEntry, RetrievalBackend } from "../../src/backend/types.js";
+import type { BackendEntry, RetrievalBackend, SearchMode } from "../../src/backend/types.js";
 import { isM3Error } from "../../src/errors.js";
 import { search, searchWithStats } from "../../src/retrieve/search.js";
 import type { ModelFingerprint } from "../../src/types.js";
@@ -236,9 +236,19 @@ export function describeBackendContract(name: string, open: OpenBackend): void {
       const b = await fresh();
       await Promise.all([0, 1, 2, 3, 4].map((k) => b.upsert(entries.slice(k * 20, k * 20 + 20))));
       expect(await b.count()).toBe(100);
-      const scored = await b.scoreCandidates(corpus.queries[0]!, ["doc-1", "gone", "doc-2"], new Set(["dense", "sparse", "colbert"]));
+      const modes = new Set<SearchMode>(["dense", "sparse", "colbert"]);
+      const before = await b.scoreCandidates(corpus.queries[0]!, ["doc-1", "doc-3", "doc-2"], modes);
+      expect(before.docs.map((d) => d.id).sort()).toEqual(["doc-1", "doc-2", "doc-3"]);
+      // doc-3 was stored and scored; once deleted, its scores are left out and the others' are unchanged.
+      expect((await b.delete(["doc-3"])).deleted).toBe(1);
+      const scored = await b.scoreCandidates(corpus.queries[0]!, ["doc-1", "doc-3", "never-stored", "doc-2"], modes);
       expect(scored.docs.map((d) => d.id).sort()).toEqual(["doc-1", "doc-2"]);
-      expect(scored.scores.every((s) => typeof s.dense === "number" && typeof s.sparse === "number" && typeof s.colbert === "number")).toBe(true);
+      for (const [i, d] of scored.docs.entries()) {
+        const s = scored.scores[i]!;
+        for (const m of modes) expect(Number.isFinite(s[m]), `${d.id} ${m}`).toBe(true);
+        const j = before.docs.findIndex((x) => x.id === d.id);
+        expect(s).toEqual(before.scores[j]);
+      }
     });
   });
 }

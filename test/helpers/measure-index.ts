@@ -74,7 +74,7 @@ for (let qi = 0; qi < queries; qi++) {
   sum.pool += r.stats.poolSize;
   sum.visited += r.stats.sparsePostingsVisited;
   sum.postings += r.stats.sparsePostingsTotal;
-  const s10 = index.sparseTopK(q.sparse, 10);
+  const s10 = index.sparse.search(q.sparse, 10);
   sp10 += s10.postingsVisited;
   sp10total += s10.postingsTotal;
   if (qi < recallQueries) {
