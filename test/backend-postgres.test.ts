@@ -188,12 +188,31 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     const payload = scored.docs.reduce((s, d) => s + Buffer.byteLength(d.pageContent) + Buffer.byteLength(JSON.stringify(d.metadata)), 0);
     expect(scored.stats.wireBytes).toBeGreaterThan(payload);
     expect(scored.stats.wireBytes).toBeLessThan(payload + 200 + 160 * pool.ids.length);
-    // exact ColBERT: the rows come too, as base64 of the codec's bytes (int8: dim + 4 bytes a row)
+    // exact ColBERT: the rows come too, the codec's bytes as they are (binary COPY; int8: dim + 4 bytes a row),
+    // not as text (base64 would be a third more, hex twice)
     const withRows = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
     const byId = new Map(corpus.docs.map((d) => [d.id, d.encoding.colbert.tokens]));
-    const rowBytes = pool.ids.reduce((s, id) => s + Math.ceil(((byId.get(id) ?? 0) * (b.colbertDim + 4)) / 3) * 4, 0);
+    const rowBytes = pool.ids.reduce((s, id) => s + (byId.get(id) ?? 0) * (b.colbertDim + 4), 0);
     expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeGreaterThanOrEqual(rowBytes);
-    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeLessThan(rowBytes * 1.05 + 40 * pool.ids.length);
+    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeLessThan(rowBytes * 1.02 + 60 * pool.ids.length + 200);
+  });
+
+  it("ColBERT payloads come back byte for byte by binary COPY, for ids that need quoting", async () => {
+    // float32 rows: exact MaxSim in the client equals the brute-force score only if every byte arrived unchanged
+    const b = await open({ colbertCodec: "float32" });
+    const ids = ["it's", "back\\slash", "ünïcode \u00ff", "semi;colon --", "$1", "doc-0"];
+    const docs = ids.map((id, i) => ({ ...corpus.docs[i]!, id, pageContent: `text of ${id}`, metadata: { id } }));
+    await b.upsert(docs);
+    const q = corpus.queries[2]!;
+    const scored = await b.scoreCandidates(q, [...ids, "missing"], new Set(["colbert"] as const));
+    expect(scored.docs.map((d) => d.id)).toEqual(ids);
+    expect(scored.docs.map((d) => [d.pageContent, d.metadata])).toEqual(docs.map((d) => [d.pageContent, d.metadata]));
+    scored.scores.forEach((sc, i) => expect(sc.colbert).toBeCloseTo(modeScores(q, docs[i]!.encoding, ["colbert"]).colbert!, 5));
+    const mixed = await b.scoreCandidates(q, ids, new Set(["dense", "colbert"] as const));
+    mixed.scores.forEach((sc, i) => expect(sc.colbert).toBe(scored.scores[i]!.colbert));
+    const approx = await b.prescoreColbert(q, ["missing", ...ids]);
+    expect(Number.isNaN(approx[0])).toBe(true);
+    for (let i = 1; i < approx.length; i++) expect(Number.isFinite(approx[i]!)).toBe(true);
   });
 
   it("a server that is down, or a connection that goes away, is BACKEND_UNAVAILABLE", async () => {

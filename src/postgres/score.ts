@@ -1,6 +1,6 @@
 /**
  * The scoring stages of a search: the statements of scores-sql.ts, then ColBERT MaxSim in this process over the
- * payloads they return (colbert.ts). Each stage is one round trip to the server (the replica when reads go there).
+ * payloads they return (colbert.ts; payloads by binary COPY, copy-out.ts). Each stage is one round trip to the server (the replica when reads go there).
  */
 import type { CallOptions, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
 import { checkIds, checkQuery, checkSignal } from "../backend/validate.js";
@@ -11,9 +11,9 @@ import { describe } from "../util/validate.js";
 import type { Shape } from "./candidates-sql.js";
 import type { Payload, PgColbert } from "./colbert.js";
 import type { ReadRouter } from "./replica.js";
-import { scoresStatement, sketchStatement } from "./scores-sql.js";
+import { alignedBytes, copyOutRows } from "./copy-out.js";
+import { rowsCopy, scoresStatement, sketchCopy } from "./scores-sql.js";
 import { preparedName, runStatement } from "./session.js";
-import { decodeBase64 } from "./wire.js";
 
 function checkModes(modes: unknown): ReadonlySet<SearchMode> {
   if (modes === null || typeof modes !== "object" || typeof (modes as Set<string>).has !== "function") {
@@ -22,9 +22,14 @@ function checkModes(modes: unknown): ReadonlySet<SearchMode> {
   return modes as ReadonlySet<SearchMode>;
 }
 
+const text = (b: Buffer | null | undefined): string => (b === null || b === undefined ? "" : b.toString("utf8"));
+
 /**
- * Exact scores of `ids` in `modes` and their documents, in one statement: dense and sparse computed by the
- * server; for ColBERT the server returns the stored rows (the codec's bytes) and MaxSim runs here.
+ * Exact scores of `ids` in `modes` and their documents: dense and sparse computed by the server in one statement
+ * (with the documents); for ColBERT the stored rows (the codec's bytes) come back by binary COPY and MaxSim runs
+ * here. ColBERT alone (the exact tier of a two-tier search) is one COPY with the documents; ColBERT with dense or
+ * sparse is the statement, then the COPY, on one connection (two snapshots: a document replaced between the two
+ * is scored in part as it was, in part as it is).
  */
 export async function scoreCandidatesWith(
   router: ReadRouter, s: Shape, colbert: PgColbert, query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options: CallOptions,
@@ -36,25 +41,42 @@ export async function scoreCandidatesWith(
   const want = { dense: modes.has("dense"), sparse: modes.has("sparse"), rows: modes.has("colbert"), documents: true };
   const unique = [...new Set(ids)];
   if (unique.length === 0) return { docs: [], scores: [], stats: { scoreMs: 0, colbertMs: 0 } };
-  const st = scoresStatement(s, q, unique, want);
-  if (s.prepare) st.name = preparedName(st.text);
+  const statement = want.dense || want.sparse || !want.rows;
+  const st = statement ? scoresStatement(s, q, unique, want) : undefined;
+  if (st !== undefined && s.prepare) st.name = preparedName(st.text);
   const t0 = performance.now();
-  const { value, received } = await router.read("The candidate scoring", (c) => runStatement(c, st));
+  const { value, received } = await router.read("The candidate scoring", async (c) => ({
+    rows: st === undefined ? undefined : (await runStatement(c, st)).rows,
+    copy: want.rows ? await copyOutRows(c, rowsCopy(s, unique, !statement)) : undefined,
+  }));
   const t1 = performance.now();
   checkSignal(options.signal, "The candidate scoring");
-  const byId = new Map(value.rows.map((r) => [r.id!, r]));
+  const byId = new Map<string, StoredDocument & { sc: ModeScores; payload?: Payload }>();
+  if (value.rows !== undefined) {
+    for (const r of value.rows) {
+      const sc: ModeScores = {};
+      if (want.dense) sc.dense = Number(r.dense);
+      if (want.sparse) sc.sparse = r.sparse === undefined || r.sparse === null ? 0 : Number(r.sparse);
+      byId.set(r.id!, { id: r.id!, pageContent: r.content!, metadata: JSON.parse(r.metadata!) as Record<string, unknown>, sc });
+    }
+  }
+  for (const f of value.copy ?? []) {
+    const id = text(f[0]);
+    const payload: Payload = f[1] === null || f[2] === null ? { tokens: 0, payload: new Uint8Array(0) } : { tokens: f[1]!.readInt32BE(0), payload: alignedBytes(f[2]!) };
+    const d = byId.get(id);
+    if (d !== undefined) d.payload = payload;
+    else if (!statement) byId.set(id, { id, pageContent: text(f[3]), metadata: JSON.parse(text(f[4])) as Record<string, unknown>, sc: {}, payload });
+  }
   const docs: StoredDocument[] = [];
   const scores: ModeScores[] = [];
   const payloads: Payload[] = [];
   for (const id of unique) {
     const r = byId.get(id);
-    if (r === undefined) continue;
-    docs.push({ id, pageContent: r.content!, metadata: JSON.parse(r.metadata!) as Record<string, unknown> });
-    const sc: ModeScores = {};
-    if (want.dense) sc.dense = Number(r.dense);
-    if (want.sparse) sc.sparse = r.sparse === undefined || r.sparse === null ? 0 : Number(r.sparse);
-    scores.push(sc);
-    if (want.rows) payloads.push(r.rows === null || r.rows === undefined ? { tokens: 0, payload: new Uint8Array(0) } : { tokens: Number(r.tokens), payload: decodeBase64(r.rows) });
+    // With two statements, a document deleted between them has no payload: left out, as if deleted before.
+    if (r === undefined || (want.rows && r.payload === undefined)) continue;
+    docs.push({ id, pageContent: r.pageContent, metadata: r.metadata });
+    scores.push(r.sc);
+    if (want.rows) payloads.push(r.payload!);
   }
   if (want.rows) {
     const c = await colbert.scoreRows(q.colbert!, payloads);
@@ -65,23 +87,23 @@ export async function scoreCandidatesWith(
   return { docs, scores, stats };
 }
 
-/** Approximate ColBERT scores of `ids`: their sketched rows from the server (one statement), MaxSim here; NaN for an id not stored. */
+/** Approximate ColBERT scores of `ids`: their sketched rows from the server (one binary COPY), MaxSim here; NaN for an id not stored. */
 export async function prescoreWith(router: ReadRouter, s: Shape, colbert: PgColbert, query: M3Encoding, ids: string[], options: CallOptions): Promise<Float32Array> {
   checkSignal(options.signal, "The approximate ColBERT scoring");
   checkIds(ids, "ids");
   const q = checkQuery(query, new Set(["colbert"]), s.denseDim, s.colbertDim);
   const out = new Float32Array(ids.length).fill(NaN);
   if (ids.length === 0) return out;
-  const { value } = await router.read("The approximate ColBERT scoring", (c) => runStatement(c, sketchStatement(s, [...new Set(ids)])));
+  const { value } = await router.read("The approximate ColBERT scoring", (c) => copyOutRows(c, sketchCopy(s, [...new Set(ids)])));
   checkSignal(options.signal, "The approximate ColBERT scoring");
-  const byId = new Map(value.rows.map((r) => [r.id!, r]));
+  const byId = new Map(value.map((f) => [text(f[0]), f]));
   const at: number[] = [];
   const items: Payload[] = [];
   ids.forEach((id, i) => {
-    const r = byId.get(id);
-    if (r === undefined) return;
+    const f = byId.get(id);
+    if (f === undefined) return;
     at.push(i);
-    items.push({ tokens: Number(r.tokens), payload: decodeBase64(r.sketch!) });
+    items.push({ tokens: f[1]!.readInt32BE(0), payload: alignedBytes(f[2]!) });
   });
   const sq = colbert.sketchQuery(q.colbert!);
   const scores = await colbert.scoreSketches(sq.rows, q.colbert!.tokens, items);

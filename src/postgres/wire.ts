@@ -124,16 +124,3 @@ export function encodeByteaArray(payloads: readonly Uint8Array[]): Buffer {
   }
   return buf;
 }
-
-/**
- * A bytea the server sent as `encode(x, 'base64')` (node-postgres reads results as text, and base64 is 1.35
- * bytes a byte where bytea's hex output is 2), in a buffer of its own whose offset is a multiple of 4, so the
- * codecs can view its float32 scales in place.
- */
-export function decodeBase64(text: string): Uint8Array {
-  const b = Buffer.from(text, "base64");
-  if (b.byteOffset % 4 === 0) return b;
-  const out = new Uint8Array(b.length);
-  out.set(b);
-  return out;
-}
