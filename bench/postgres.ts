@@ -2,13 +2,14 @@
  * The Postgres backend beside the embedded index, on one synthetic corpus (bench/lib/synthetic.ts), in one run.
  *
  *   npx tsx bench/postgres.ts [--docs 2000 --dim 1024 --colbert-tokens 64,256 --queries 30 --gt-queries 30
- *        --batch 32 --dense-type halfvec --colbert-type halfvec --ef-search 100 --candidates 100
+ *        --batch 32 --dense-type halfvec --colbert-codec int8 --ef-search 100 --candidates 100 --load bulk|upsert
  *        --pg-url postgres://... (default: PGlite + pgvector in a child process, on disk under --data-dir)
  *        --no-embedded --out bench/results/postgres-<docs>.json]
  *
  * Both backends get the same documents in batches of --batch and the same queries (query encoding excluded):
- *   postgres   M3PostgresBackend over TCP; build = upserts (one transaction per batch, HNSW index kept up to date)
- *              then VACUUM ANALYZE (timed apart); size = pg_total_relation_size of the collection's tables; bytes
+ *   postgres   M3PostgresBackend over TCP; build = `--load bulk` (default: one bulkLoad of every batch into the empty
+ *              collection, indexes built after the rows) or `--load upsert` (one transaction per batch, HNSW kept up
+ *              to date), then VACUUM ANALYZE (timed apart); size = pg_total_relation_size of the collection's tables; bytes
  *              over the wire = what the client's socket received per search (candidates + scores statements).
  *   embedded   HybridIndex (HNSW + inverted lists + ColBERT store, default int8 codec), saved to a folder
  *              (disk-backed ColBERT after the first save, at 1000 documents); size = the folder's bytes.
@@ -23,6 +24,7 @@ import pg from "pg";
 import { defaultColbertFactory } from "../src/index/default-colbert.js";
 import { HybridIndex } from "../src/index/hybrid-index.js";
 import { M3PostgresBackend } from "../src/postgres/index.js";
+import type { PgColbertCodec } from "../src/postgres/colbert.js";
 import type { PgVectorType } from "../src/postgres/options.js";
 import type { RetrievalBackend } from "../src/backend/types.js";
 import { searchWithStats } from "../src/retrieve/search.js";
@@ -47,7 +49,9 @@ const batch = int("batch", 32);
 const candidates = int("candidates", 100);
 const efSearch = int("ef-search", 100);
 const denseType = (args["dense-type"] ?? "halfvec") as PgVectorType;
-const colbertType = (args["colbert-type"] ?? "halfvec") as PgVectorType;
+const colbertCodec = (args["colbert-codec"] ?? "int8") as PgColbertCodec;
+const load = (args.load ?? "bulk") as "bulk" | "upsert";
+if (load !== "bulk" && load !== "upsert") throw new Error(`--load must be bulk or upsert; got ${String(load)}`);
 const withEmbedded = args["no-embedded"] !== true;
 const pgUrlArg = typeof args["pg-url"] === "string" ? (args["pg-url"] as string) : process.env.M3_PG_URL;
 const out = typeof args.out === "string" ? (args.out as string) : `bench/results/postgres-${docs}.json`;
@@ -157,8 +161,10 @@ interface Side {
   wire: number[];
   pool: number[];
   recall: number[];
+  /** Per query, the search's stage timings (ms). */
+  stages: Record<string, number>[];
 }
-const side = (): Side => ({ buildMs: 0, maintenanceMs: 0, queryMs: [], candidatesMs: [], scoreMs: [], wire: [], pool: [], recall: [] });
+const side = (): Side => ({ buildMs: 0, maintenanceMs: 0, queryMs: [], candidatesMs: [], scoreMs: [], wire: [], pool: [], recall: [], stages: [] });
 
 async function main(): Promise<void> {
   const machine = machineInfo();
@@ -182,7 +188,7 @@ async function main(): Promise<void> {
   await admin.connect();
   for (const suffix of ["_sparse", "_colbert", "_meta", ""]) await admin.query(`DROP TABLE IF EXISTS "${table}${suffix}" CASCADE`);
   const backend = await M3PostgresBackend.connect({
-    connectionString: url, table, fingerprint: gen.fingerprint, denseType, colbertType, hnsw: { efSearch }, poolSize: 2,
+    connectionString: url, table, fingerprint: gen.fingerprint, denseType, colbertCodec, hnsw: { efSearch }, poolSize: 2,
   });
   const versions = (await admin.query("SELECT version() AS v, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgvector")).rows[0] as { v: string; pgvector: string };
   const embedded = withEmbedded ? await HybridIndex.create(gen.fingerprint, { colbertFactory: defaultColbertFactory }) : undefined;
@@ -193,23 +199,39 @@ async function main(): Promise<void> {
   const E = side();
   let rows = 0;
   const t0 = now();
-  for (let i = 0; i < docs; i += batch) {
-    const chunk: SyntheticDoc[] = [];
-    for (let j = i; j < Math.min(docs, i + batch); j++) chunk.push(gen.doc(j));
-    for (const d of chunk) rows += d.encoding.colbert.tokens;
-    let t = now();
-    await backend.upsert(chunk);
-    P.buildMs += now() - t;
-    if (embedded !== undefined) {
-      t = now();
-      await embedded.upsert(chunk);
-      if (i < FIRST_SAVE_AFTER && i + batch >= FIRST_SAVE_AFTER) await embedded.save(embDir);
-      E.buildMs += now() - t;
+  // The batches, made (and given to the embedded index and the ground truth) outside the Postgres timer.
+  let outside = 0;
+  async function* batches(): AsyncGenerator<SyntheticDoc[]> {
+    for (let i = 0; i < docs; i += batch) {
+      const t = now();
+      const chunk: SyntheticDoc[] = [];
+      for (let j = i; j < Math.min(docs, i + batch); j++) chunk.push(gen.doc(j));
+      for (const d of chunk) rows += d.encoding.colbert.tokens;
+      if (embedded !== undefined) {
+        const te = now();
+        await embedded.upsert(chunk);
+        if (i < FIRST_SAVE_AFTER && i + batch >= FIRST_SAVE_AFTER) await embedded.save(embDir);
+        E.buildMs += now() - te;
+      }
+      await gt.add(chunk);
+      if ((i / batch) % 20 === 0) {
+        const done = Math.min(docs, i + batch);
+        log(`  ${done}/${docs} docs${load === "upsert" ? `: postgres ${round(done / (P.buildMs / 1000), 1)} docs/s` : ""}${embedded ? `, embedded ${round(done / (E.buildMs / 1000), 1)} docs/s` : ""}, ${round((now() - t0) / 1000, 0)} s`);
+      }
+      outside += now() - t;
+      yield chunk;
     }
-    await gt.add(chunk);
-    if ((i / batch) % 20 === 0) {
-      const done = Math.min(docs, i + batch);
-      log(`  ${done}/${docs} docs: postgres ${round(done / (P.buildMs / 1000), 1)} docs/s${embedded ? `, embedded ${round(done / (E.buildMs / 1000), 1)} docs/s` : ""}, ${round((now() - t0) / 1000, 0)} s`);
+  }
+  if (load === "bulk") {
+    const t = now();
+    const r = await backend.bulkLoad(batches());
+    P.buildMs = now() - t - outside;
+    log(`  bulkLoad: ${r.added} added, indexes built after the load in ${round(r.indexMs / 1000, 1)} s`);
+  } else {
+    for await (const chunk of batches()) {
+      const t = now();
+      await backend.upsert(chunk);
+      P.buildMs += now() - t;
     }
   }
   let t = now();
@@ -231,6 +253,7 @@ async function main(): Promise<void> {
     s.candidatesMs.push(stats.timings.filter + stats.timings.dense + stats.timings.sparse);
     s.scoreMs.push(stats.timings.score + stats.timings.colbert);
     s.pool.push(stats.poolSize);
+    s.stages.push({ ...stats.timings });
     if (stats.wireBytes !== undefined) s.wire.push(stats.wireBytes);
     if (g < nGt) {
       const want = new Set(gt.top(g));
@@ -250,13 +273,14 @@ async function main(): Promise<void> {
   const info = await backend.info();
   const pgBytes = Object.values(info.bytes).reduce((a, b) => a + b, 0);
   const q0 = queries[0]!;
-  const sentEstimate = 4 * dim + 12 * q0.sparse.indices.length + q0.colbert.tokens * (8 + (colbertType === "vector" ? 4 : 2) * colbertDim);
+  const sentEstimate = 4 * dim + 12 * q0.sparse.indices.length + 4 * 128 + 16 * (candidates * 2 + 32);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const describeSide = <X extends object>(s: Side, bytes: number, extra: X) => ({
     buildSeconds: round(s.buildMs / 1000, 2),
     docsPerSecond: round(docs / (s.buildMs / 1000), 1),
     maintenanceSeconds: round(s.maintenanceMs / 1000, 2),
     queryMs: { ...summary(s.queryMs), candidatesP50: round(summary(s.candidatesMs).p50, 2), scoreP50: round(summary(s.scoreMs).p50, 2) },
+    stagesP50: Object.fromEntries(Object.keys(s.stages[0] ?? {}).map((k) => [k, round(summary(s.stages.map((x) => x[k]!)).p50, 2)])),
     recallAt10: round(mean(s.recall), 4),
     poolSizeMean: round(mean(s.pool), 1),
     bytes,
@@ -272,7 +296,8 @@ async function main(): Promise<void> {
       version: versions.v,
       pgvector: versions.pgvector,
       denseIndex: denseType,
-      colbert: colbertType,
+      colbert: colbertCodec,
+      load,
       hnsw: { m: 16, efConstruction: 64, efSearch },
       bytesByPart: info.bytes,
       wireBytesReceivedPerQuery: { ...summary(P.wire), mean: round(mean(P.wire), 0) },
@@ -296,6 +321,7 @@ async function main(): Promise<void> {
   log("");
   for (const r of lines) log(r.map((x, c) => (c === 0 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join("  "));
   log(`postgres: ${serverKind}; ${versions.v.split(" on ")[0]}, pgvector ${versions.pgvector}; VACUUM ANALYZE ${result.postgres.maintenanceSeconds} s; candidates p50 ${result.postgres.queryMs.candidatesP50} ms, scores p50 ${result.postgres.queryMs.scoreP50} ms; request ~${round(sentEstimate / 1024, 1)} KiB/query`);
+  log(`stage p50 ms: postgres ${JSON.stringify(result.postgres.stagesP50)}${result.embedded ? `; embedded ${JSON.stringify(result.embedded.stagesP50)}` : ""}`);
   log(`wrote ${out}`);
 
   await backend.close();

@@ -9,7 +9,7 @@ import { generateSyntheticCorpus, type SyntheticCorpusData } from "../bench/lib/
 import { isM3Error, type M3Error } from "../src/errors.js";
 import { M3PostgresBackend, type M3PostgresOptions } from "../src/postgres/index.js";
 import { parseFilter } from "../src/backend/filter.js";
-import { candidatesStatement, type Shape } from "../src/postgres/queries.js";
+import { candidatesStatement, type Shape } from "../src/postgres/candidates-sql.js";
 import { search, searchWithStats } from "../src/retrieve/search.js";
 import { codeOf, describeBackendContract } from "./helpers/backend-contract.js";
 import { modeScores } from "./helpers/brute.js";
@@ -111,7 +111,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     await sql(`UPDATE "${table}_meta" SET schema_version = 7`);
     err = await errorOf(open({ table }));
     expect(err.code).toBe("INDEX_CORRUPT");
-    expect(err.message).toMatch(/schema version 7.*reads schema 1/);
+    expect(err.message).toMatch(/schema version 7.*reads schema 2/);
     expect(await codeOf(open({ table: freshTable("missing"), create: false }))).toBe("NOT_FOUND");
     const foreign = freshTable("foreign");
     await sql(`CREATE TABLE "${foreign}" (x int)`);
@@ -168,20 +168,51 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     // both statements really go through the HNSW index (with efSearch 10 it would stop at 10 rows by itself)
     const shape = (b as unknown as { shape: Shape }).shape;
     for (const [depth, filter] of [[150, undefined], [100, parseFilter({ n: { $lt: 120 } })]] as const) {
-      const st = candidatesStatement(shape, q, { dense: depth, sparse: 0 }, filter, 10);
+      const st = candidatesStatement(shape, q, { dense: depth, sparse: 0, colbert: 0 }, filter, 10);
       const plan = (await sql(`EXPLAIN ${st.text}`, st.values)).map((r) => r["QUERY PLAN"] as string).join("\n");
       expect(plan).toMatch(new RegExp(`Index Scan using ${b.table}_dense_hnsw`));
     }
     const { hits, stats } = await searchWithStats(b, q, { k: 10, candidates: 50 });
     expect(hits.length).toBe(10);
     expect(stats.wireBytes).toBeGreaterThan(0);
-    // what comes back: ids from the first stages; then per candidate its text, metadata and three numbers, no vectors
+    // the multi-vector stage goes through the HNSW index over the sketch means
+    const mean = (b as unknown as { colbert: { sketchQuery(m: unknown): { mean: Float32Array } } }).colbert.sketchQuery(q.colbert).mean;
+    const mst = candidatesStatement(shape, q, { dense: 0, sparse: 0, colbert: 100 }, undefined, 10, mean);
+    const mplan = (await sql(`EXPLAIN ${mst.text}`, mst.values)).map((r) => r["QUERY PLAN"] as string).join("\n");
+    expect(mplan).toMatch(new RegExp(`Index Scan using ${b.table}_mean_hnsw`));
+    expect((await b.candidates(q, { depth: {}, colbertDepth: 100 })).ids.length).toBe(100);
+    // what comes back: ids from the first stages; then per candidate its text, metadata and numbers, no vectors
     const pool = await b.candidates(q, { depth: { dense: 50, sparse: 50 } });
     expect(pool.stats.wireBytes).toBeLessThan(200 + 40 * pool.ids.length);
-    const scored = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
+    const scored = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse"] as const));
     const payload = scored.docs.reduce((s, d) => s + Buffer.byteLength(d.pageContent) + Buffer.byteLength(JSON.stringify(d.metadata)), 0);
     expect(scored.stats.wireBytes).toBeGreaterThan(payload);
     expect(scored.stats.wireBytes).toBeLessThan(payload + 200 + 160 * pool.ids.length);
+    // exact ColBERT: the rows come too, the codec's bytes as they are (binary COPY; int8: dim + 4 bytes a row),
+    // not as text (base64 would be a third more, hex twice)
+    const withRows = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
+    const byId = new Map(corpus.docs.map((d) => [d.id, d.encoding.colbert.tokens]));
+    const rowBytes = pool.ids.reduce((s, id) => s + (byId.get(id) ?? 0) * (b.colbertDim + 4), 0);
+    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeGreaterThanOrEqual(rowBytes);
+    expect(withRows.stats.wireBytes! - scored.stats.wireBytes!).toBeLessThan(rowBytes * 1.02 + 60 * pool.ids.length + 200);
+  });
+
+  it("ColBERT payloads come back byte for byte by binary COPY, for ids that need quoting", async () => {
+    // float32 rows: exact MaxSim in the client equals the brute-force score only if every byte arrived unchanged
+    const b = await open({ colbertCodec: "float32" });
+    const ids = ["it's", "back\\slash", "ünïcode \u00ff", "semi;colon --", "$1", "doc-0"];
+    const docs = ids.map((id, i) => ({ ...corpus.docs[i]!, id, pageContent: `text of ${id}`, metadata: { id } }));
+    await b.upsert(docs);
+    const q = corpus.queries[2]!;
+    const scored = await b.scoreCandidates(q, [...ids, "missing"], new Set(["colbert"] as const));
+    expect(scored.docs.map((d) => d.id)).toEqual(ids);
+    expect(scored.docs.map((d) => [d.pageContent, d.metadata])).toEqual(docs.map((d) => [d.pageContent, d.metadata]));
+    scored.scores.forEach((sc, i) => expect(sc.colbert).toBeCloseTo(modeScores(q, docs[i]!.encoding, ["colbert"]).colbert!, 5));
+    const mixed = await b.scoreCandidates(q, ids, new Set(["dense", "colbert"] as const));
+    mixed.scores.forEach((sc, i) => expect(sc.colbert).toBe(scored.scores[i]!.colbert));
+    const approx = await b.prescoreColbert(q, ["missing", ...ids]);
+    expect(Number.isNaN(approx[0])).toBe(true);
+    for (let i = 1; i < approx.length; i++) expect(Number.isFinite(approx[i]!)).toBe(true);
   });
 
   it("a server that is down, or a connection that goes away, is BACKEND_UNAVAILABLE", async () => {
@@ -231,7 +262,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
 
   it("two backends (two pools) writing and querying one collection at once stay consistent", async () => {
     const table = freshTable("shared");
-    const a = await open({ table });
+    const a = await open({ table, colbertCodec: "float32" });
     const b = await open({ table });
     const mine = (k: string, i: number) => ({ ...corpus.docs[i]!, id: `${k}-${i}` });
     const shared = (i: number, from: number) => ({ ...corpus.docs[from]!, id: `shared-${i}` });
@@ -261,6 +292,40 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     }
   });
 
+  it("a schema v1 collection (halfvec[] rows) is refused naming both versions and migrate: true, then migrated in place", async () => {
+    const table = freshTable("v1");
+    const docs = corpus.docs.slice(0, 6);
+    const dd = docs[0]!.encoding.dense.length;
+    const cd = docs[0]!.encoding.colbert.dim;
+    await sql("CREATE EXTENSION IF NOT EXISTS vector");
+    await sql(`CREATE TABLE "${table}_meta" (id int PRIMARY KEY, schema_version int NOT NULL, fingerprint jsonb NOT NULL, dense_dim int NOT NULL, colbert_dim int NOT NULL,
+      dense_type text NOT NULL, colbert_type text NOT NULL, hnsw jsonb NOT NULL, properties jsonb NOT NULL DEFAULT '{}'::jsonb, created_at timestamptz NOT NULL DEFAULT now())`);
+    await sql(`CREATE TABLE "${table}" (key bigint GENERATED ALWAYS AS IDENTITY UNIQUE, id text COLLATE "C" PRIMARY KEY, content text NOT NULL, metadata jsonb NOT NULL, dense vector(${dd}) NOT NULL)`);
+    await sql(`CREATE TABLE "${table}_sparse" (key bigint NOT NULL REFERENCES "${table}" (key) ON DELETE CASCADE, term int4 NOT NULL, weight float4 NOT NULL, PRIMARY KEY (key, term))`);
+    await sql(`CREATE TABLE "${table}_colbert" (key bigint PRIMARY KEY REFERENCES "${table}" (key) ON DELETE CASCADE, rows halfvec(${cd})[] NOT NULL)`);
+    await sql(`INSERT INTO "${table}_meta" VALUES (1, 1, $1::jsonb, ${dd}, ${cd}, 'halfvec', 'halfvec', '{"m":16,"efConstruction":64}'::jsonb)`, [JSON.stringify(corpus.fingerprint)]);
+    const lit = (v: ArrayLike<number>) => `[${Array.from(v).join(",")}]`;
+    for (const d of docs) {
+      const [{ key }] = await sql(`INSERT INTO "${table}" (id, content, metadata, dense) VALUES ($1, $2, $3::jsonb, $4::vector) RETURNING key::text AS key`, [d.id, d.pageContent, JSON.stringify(d.metadata ?? {}), lit(d.encoding.dense)]);
+      const sp = d.encoding.sparse;
+      for (let i = 0; i < sp.indices.length; i++) await sql(`INSERT INTO "${table}_sparse" VALUES ($1, $2, $3)`, [key, sp.indices[i], sp.values[i]]);
+      const c = d.encoding.colbert;
+      const rows = Array.from({ length: c.tokens }, (_, r) => lit(c.data.subarray(r * cd, (r + 1) * cd)));
+      await sql(`INSERT INTO "${table}_colbert" VALUES ($1, $2::halfvec(${cd})[])`, [key, rows]);
+    }
+    const err = await errorOf(open({ table }));
+    expect(err.code).toBe("INDEX_CORRUPT");
+    expect(err.message).toMatch(/schema version 1.*schema version 2.*migrate: true/);
+    const b = await open({ table, migrate: true });
+    expect(await b.count()).toBe(6);
+    expect((await M3PostgresBackend.describeCollection({ connectionString: server.url, table }))!.schemaVersion).toBe(2);
+    const q = { ...docs[2]!.encoding, tokenCount: 1 };
+    const hits = await search(b, q, { k: 3 });
+    expect(hits[0]!.id).toBe(docs[2]!.id);
+    const scored = await b.scoreCandidates(q, [docs[2]!.id], new Set(["colbert"] as const));
+    expect(scored.scores[0]!.colbert).toBeCloseTo(modeScores(q, docs[2]!.encoding, ["colbert"]).colbert!, 2);
+  });
+
   it("close() ends the backend's own pool but leaves a caller's pool open", async () => {
     const pool = new pg.Pool({ connectionString: server.url, max: 2 });
     pools.push(pool);
@@ -271,7 +336,7 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     expect((await pool.query("SELECT 1 AS one")).rows[0]).toEqual({ one: 1 });
     const own = await open();
     await own.close();
-    expect((own as unknown as { pool: pg.Pool }).pool.ended).toBe(true);
+    expect((own as unknown as { router: { primary: { pool: pg.Pool } } }).router.primary.pool.ended).toBe(true);
   });
 });
 

@@ -99,7 +99,7 @@ describe("m3 --pg", () => {
     expect(info.documents).toBe(4);
     expect(info.sourceFiles).toBe(3);
     expect(info.chunking.chunkSize).toBe(510);
-    expect(info.storage.colbert).toBe("halfvec");
+    expect(info.storage.colbert).toBe("int8");
     expect(info.bytes.total).toBeGreaterThan(0);
     r = await m3(["info", ...pg]);
     expect(r.stdout).toMatch(/documents\s+4/);

@@ -7,7 +7,7 @@
 import { toHalfBits } from "../math/half.js";
 import type { PgVectorType } from "./options.js";
 
-export const OID = Object.freeze({ int4: 23, int8: 20, float4: 700, float8: 701, text: 25 });
+export const OID = Object.freeze({ int4: 23, int8: 20, float4: 700, float8: 701, text: 25, bytea: 17 });
 
 /** Bytes of one vector value in binary form (without the array's 4-byte length word). */
 export function vectorBytes(type: PgVectorType, dim: number): number {
@@ -109,4 +109,18 @@ export function parseVectorText(s: string): Float32Array {
   const out = new Float32Array(parts.length);
   for (let i = 0; i < parts.length; i++) out[i] = Number(parts[i]);
   return out;
+}
+
+/** `$n::bytea[]` in binary form: each payload as one element. */
+export function encodeByteaArray(payloads: readonly Uint8Array[]): Buffer {
+  let bytes = headerBytes(payloads.length);
+  for (const p of payloads) bytes += 4 + p.length;
+  const buf = Buffer.allocUnsafe(bytes);
+  let o = arrayHeader(buf, OID.bytea, payloads.length);
+  for (const p of payloads) {
+    buf.writeInt32BE(p.length, o);
+    buf.set(p, o + 4);
+    o += 4 + p.length;
+  }
+  return buf;
 }
