@@ -40,7 +40,7 @@ import { parseVectorText } from "./wire.js";
 
 export class M3PostgresBackend implements RetrievalBackend {
   readonly kind = "postgres";
-  readonly capabilities: BackendCapabilities = Object.freeze({ predicateFilters: false, save: false, colbertTiers: true });
+  readonly capabilities: BackendCapabilities = Object.freeze({ predicateFilters: false, save: false, multiVectorStage: true, approximateColbert: true, colbertTiers: true });
   readonly fingerprint: ModelFingerprint;
   readonly denseDim: number;
   readonly colbertDim: number;

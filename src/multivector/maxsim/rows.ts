@@ -21,7 +21,7 @@ const MAX_BLOCK_ROWS = 16 * 1024;
  */
 export class BlockBuffers {
   data: Float32Array | Uint16Array | Int8Array | undefined;
-  scales = new Float32Array(0);
+  scales: Float32Array = new Float32Array(0);
 }
 
 /** Collects candidates' payloads into one block, scores it with the row scorer, writes MaxSim sums. */
