@@ -1,15 +1,17 @@
 /** The model skeleton the fused-attention rewrite reads: large inline weights referenced in the file, never copied. */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
+import { M3Encoder } from "../src/encode/encoder.js";
 import { fuseAttention } from "../src/encode/onnx/attention-graph.js";
 import { parseModel } from "../src/encode/onnx/reader.js";
 import { readModelSkeleton, REFERENCE_MIN_BYTES } from "../src/encode/onnx/skeleton.js";
 import { isM3Error } from "../src/errors.js";
 
-const ONNX = join(import.meta.dirname, "fixtures/models/encoder-only/onnx");
+const TINY = join(import.meta.dirname, "fixtures/models/encoder-only");
+const ONNX = join(TINY, "onnx");
 const INT8 = join(ONNX, "model_quantized.onnx");
 const FP32 = join(ONNX, "model.onnx");
 const tmp = mkdtempSync(join(tmpdir(), "m3-skeleton-"));
@@ -99,5 +101,64 @@ describe("readModelSkeleton", () => {
     }
     expect(isM3Error(err, "MODEL_INVALID")).toBe(true);
     expect((err as Error).message).toContain(cut);
+  });
+});
+
+/** The fixture as a Hugging Face cache lays it out: every file a relative symlink into blobs/. */
+function hubLayout(): string {
+  const root = mkdtempSync(join(tmp, "hub-"));
+  mkdirSync(join(root, "blobs"));
+  let n = 0;
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(TINY, rel), { withFileTypes: true })) {
+      const r = join(rel, e.name);
+      if (e.isDirectory()) {
+        mkdirSync(join(root, "snapshot", r), { recursive: true });
+        walk(r);
+        continue;
+      }
+      const blob = join(root, "blobs", `b${n++}`);
+      copyFileSync(join(TINY, r), blob);
+      const link = join(root, "snapshot", r);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(relative(dirname(link), blob), link);
+    }
+  };
+  walk("");
+  return join(root, "snapshot");
+}
+
+describe("through Hugging Face cache symlinks", () => {
+  it("references the files' real names in their real folder, which onnxruntime accepts", async () => {
+    const snap = hubLayout();
+    const int8 = join(snap, "onnx/model_quantized.onnx");
+    const sk = await readModelSkeleton(int8, 1024);
+    expect(sk.folder).toBe(dirname(realpathSync(int8)));
+    expect(sk.referenced).toBeGreaterThan(5);
+    const locations = new Set(parseModel(sk.bytes).initializers.flatMap((t) => (t.external ? [t.external.location] : [])));
+    expect([...locations]).toEqual([relative(sk.folder, realpathSync(int8))]);
+    expect(Array.from(await run(sk.bytes, sk.folder))).toEqual(Array.from(await run(INT8, ONNX)));
+    // fp32: its external model.onnx_data is a symlink too; the location becomes that blob's name.
+    const fp32 = await readModelSkeleton(join(snap, "onnx/model.onnx"), 1024);
+    const ext = new Set(parseModel(fp32.bytes).initializers.flatMap((t) => (t.external ? [t.external.location] : [])));
+    expect([...ext]).toEqual([relative(fp32.folder, realpathSync(join(snap, "onnx/model.onnx_data")))]);
+    expect(Array.from(await run(fp32.bytes, fp32.folder))).toEqual(Array.from(await run(FP32, ONNX)));
+  });
+
+  it("M3Encoder fuses the attention of a symlinked folder, fp32 and int8, and encodes as the plain folder does", async () => {
+    const snap = hubLayout();
+    const texts = ["The moon pulls the ocean.", "Tides rise and fall twice a day."];
+    for (const variant of ["fp32", "int8"] as const) {
+      const linked = await M3Encoder.load({ modelPath: snap, variant, intraOpNumThreads: 1 });
+      const plain = await M3Encoder.load({ modelPath: TINY, variant, intraOpNumThreads: 1 });
+      try {
+        expect(linked.info!.fusedAttentionBlocks).toBe(2);
+        const [a, b] = [await linked.encode(texts), await plain.encode(texts)];
+        a.forEach((x, i) => expect(Array.from(x.dense!)).toEqual(Array.from(b[i]!.dense!)));
+      } finally {
+        await linked.dispose();
+        await plain.dispose();
+      }
+    }
   });
 });

@@ -5,7 +5,6 @@
  * (onnx/skeleton.ts): large inline weights (an int8 file is one ~570 MB protobuf) stay in the
  * file and are referenced as external data, so the fused load holds no second copy of them.
  */
-import { dirname } from "node:path";
 import type * as ort from "onnxruntime-node";
 import { fuseAttention } from "./onnx/attention-graph.js";
 import { readModelSkeleton } from "./onnx/skeleton.js";
@@ -30,13 +29,16 @@ export async function createEncoderSession(
   if (o.fusedAttention && o.variant !== "fp16") {
     // A file that does not parse is left to onnxruntime, whose refusal is the MODEL_INVALID users see.
     let fused: ReturnType<typeof fuseAttention>;
+    let folder = "";
     try {
-      fused = fuseAttention((await readModelSkeleton(file)).bytes, heads);
+      const skeleton = await readModelSkeleton(file);
+      folder = skeleton.folder;
+      fused = fuseAttention(skeleton.bytes, heads);
     } catch {
       fused = undefined;
     }
     if (fused !== undefined) {
-      const extra = { ...(opts.extra as Record<string, unknown> | undefined), [EXTERNAL_FOLDER]: dirname(file) };
+      const extra = { ...(opts.extra as Record<string, unknown> | undefined), [EXTERNAL_FOLDER]: folder };
       try {
         return { session: await createSession(fused.bytes, { ...opts, extra }, file), fusedBlocks: fused.blocks };
       } catch (err) {

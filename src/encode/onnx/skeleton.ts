@@ -5,11 +5,17 @@
  * lie, length), so a graph rewritten from the skeleton and loaded from bytes (with the model's
  * folder as onnxruntime's external-initializer folder) reads its weights from the file: the
  * process never holds a second copy of them. Tensors already external are kept as they are.
+ *
+ * onnxruntime refuses external data whose real path leaves the folder it is given, and a
+ * Hugging Face cache folder is symlinks into `blobs/`. So the locations are made relative to
+ * the file's real folder (`folder`): the file's own real name, and for tensors already external
+ * their files' real names, when those lie in that folder too (as all blobs do).
  */
-import { open, type FileHandle } from "node:fs/promises";
-import { basename } from "node:path";
+import { open, realpath, type FileHandle } from "node:fs/promises";
+import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
 import { ProtoWriter } from "./proto.js";
+import { readFields } from "./reader.js";
 
 /** Inline tensors at least this large are left in the file and referenced. */
 export const REFERENCE_MIN_BYTES = 64 * 1024;
@@ -20,6 +26,8 @@ export interface ModelSkeleton {
   /** Initializers turned into references to the file, and their bytes. */
   referenced: number;
   referencedBytes: number;
+  /** The folder every external-data location in `bytes` is relative to (the file's real folder). */
+  folder: string;
 }
 
 const WINDOW = 1 << 20;
@@ -109,10 +117,27 @@ const copy = async (c: FileCursor, f: FieldAt): Promise<Uint8Array> => (await c.
 
 /** ModelProto.graph = 7; GraphProto.initializer = 5; TensorProto.raw_data = 9, external_data = 13, data_location = 14. */
 export async function readModelSkeleton(file: string, minBytes = REFERENCE_MIN_BYTES): Promise<ModelSkeleton> {
-  const fh = await open(file, "r");
+  const real = await realpath(file);
+  const folder = dirname(real);
+  // Through a symlink, locations written relative to the link's folder must be re-expressed.
+  const relink = real !== resolve(file);
+  const relocate = async (loc: string): Promise<string> => {
+    const target = await realpath(resolve(dirname(file), loc)).catch(() => undefined);
+    const rel = target === undefined ? "" : relative(folder, target);
+    return rel === "" || rel.startsWith("..") || isAbsolute(rel) ? loc : rel;
+  };
+  /** An external_data entry (key = 1, value = 2) with a location key re-expressed. */
+  const relinked = async (entry: Uint8Array): Promise<Uint8Array> => {
+    const kv = readFields(entry);
+    const key = new TextDecoder().decode(kv.find((f) => f.field === 1)?.bytes ?? new Uint8Array());
+    if (key !== "location") return new ProtoWriter().bytes(13, entry).finish();
+    const value = new TextDecoder().decode(kv.find((f) => f.field === 2)?.bytes ?? new Uint8Array());
+    return new ProtoWriter().message(13, new ProtoWriter().string(1, key).string(2, await relocate(value))).finish();
+  };
+  const fh = await open(real, "r");
   try {
     const c = new FileCursor(fh, (await fh.stat()).size, file);
-    const location = basename(file);
+    const location = basename(real);
     let referenced = 0;
     let referencedBytes = 0;
     const model = new ProtoWriter();
@@ -123,8 +148,8 @@ export async function readModelSkeleton(file: string, minBytes = REFERENCE_MIN_B
       }
       const graph = new ProtoWriter();
       for (const g of await fieldsIn(c, f.payload, f.end, file)) {
-        const big = g.field === 5 && g.wire === 2 && g.end - g.payload >= minBytes;
-        if (!big) {
+        const rewrite = g.field === 5 && g.wire === 2 && (relink || g.end - g.payload >= minBytes);
+        if (!rewrite) {
           graph.raw(await copy(c, g));
           continue;
         }
@@ -132,6 +157,7 @@ export async function readModelSkeleton(file: string, minBytes = REFERENCE_MIN_B
         let data: FieldAt | undefined;
         for (const t of await fieldsIn(c, g.payload, g.end, file)) {
           if (t.field === 9 && t.wire === 2 && t.end - t.payload >= minBytes) data = t;
+          else if (t.field === 13 && t.wire === 2 && relink) tensor.raw(await relinked((await c.at(t.payload, t.end - t.payload)).slice()));
           else tensor.raw(await copy(c, t));
         }
         if (data !== undefined) {
@@ -147,7 +173,7 @@ export async function readModelSkeleton(file: string, minBytes = REFERENCE_MIN_B
       }
       model.embed(7, graph);
     }
-    return { bytes: model.finish(), referenced, referencedBytes };
+    return { bytes: model.finish(), referenced, referencedBytes, folder };
   } finally {
     await fh.close();
   }
