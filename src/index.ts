@@ -33,7 +33,7 @@ export type { FinetuneOptions, FinetuneResult, FinetuneProgress, FinetuneEpoch, 
 export { parseFilter, matchesFilter } from "./backend/index.js";
 export type {
   RetrievalBackend, BackendEntry, StoredDocument, UpsertResult, CallOptions, CandidateRequest, CandidatePool,
-  CandidateStats, ScoredCandidates, BackendInfo, BackendCapabilities, CandidateSource, Filter, FilterOperators,
+  CandidateStats, ScoredCandidates, FetchedDocuments, BackendInfo, BackendCapabilities, CandidateSource, Filter, FilterOperators,
   AnyFilter, SearchPlan,
 } from "./backend/index.js";
 export { checkId, checkIds, checkMetadata, checkDocEncoding, checkQuery, checkSignal, checkFingerprint } from "./backend/index.js";

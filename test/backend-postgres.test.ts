@@ -181,13 +181,19 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     const mplan = (await sql(`EXPLAIN ${mst.text}`, mst.values)).map((r) => r["QUERY PLAN"] as string).join("\n");
     expect(mplan).toMatch(new RegExp(`Index Scan using ${b.table}_mean_hnsw`));
     expect((await b.candidates(q, { depth: {}, colbertDepth: 100 })).ids.length).toBe(100);
-    // what comes back: ids from the first stages; then per candidate its text, metadata and numbers, no vectors
+    // what comes back: ids from the first stages; then per candidate its numbers, no text, metadata or vectors;
+    // then the text and metadata of the final documents only
     const pool = await b.candidates(q, { depth: { dense: 50, sparse: 50 } });
     expect(pool.stats.wireBytes).toBeLessThan(200 + 40 * pool.ids.length);
     const scored = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse"] as const));
-    const payload = scored.docs.reduce((s, d) => s + Buffer.byteLength(d.pageContent) + Buffer.byteLength(JSON.stringify(d.metadata)), 0);
-    expect(scored.stats.wireBytes).toBeGreaterThan(payload);
-    expect(scored.stats.wireBytes).toBeLessThan(payload + 200 + 160 * pool.ids.length);
+    const texts = corpus.docs.filter((d) => pool.ids.includes(d.id)).reduce((s, d) => s + Buffer.byteLength(d.pageContent), 0);
+    expect(scored.stats.wireBytes).toBeLessThan(200 + 80 * pool.ids.length);
+    expect(scored.stats.wireBytes).toBeLessThan(texts);
+    const final = await b.fetchDocuments(pool.ids.slice(0, 10));
+    const payload = final.docs.reduce((s, d) => s + Buffer.byteLength(d!.pageContent) + Buffer.byteLength(JSON.stringify(d!.metadata)), 0);
+    expect(final.stats.wireBytes).toBeGreaterThan(payload);
+    expect(final.stats.wireBytes).toBeLessThan(payload + 200 + 80 * 10);
+    expect(stats.wireBytes).toBeGreaterThan(hits.reduce((s, h) => s + Buffer.byteLength(h.document.pageContent), 0));
     // exact ColBERT: the rows come too, the codec's bytes as they are (binary COPY; int8: dim + 4 bytes a row),
     // not as text (base64 would be a third more, hex twice)
     const withRows = await b.scoreCandidates(q, pool.ids, new Set(["dense", "sparse", "colbert"] as const));
@@ -205,8 +211,9 @@ describe("postgres backend: collections, options, faults, concurrency", () => {
     await b.upsert(docs);
     const q = corpus.queries[2]!;
     const scored = await b.scoreCandidates(q, [...ids, "missing"], new Set(["colbert"] as const));
-    expect(scored.docs.map((d) => d.id)).toEqual(ids);
-    expect(scored.docs.map((d) => [d.pageContent, d.metadata])).toEqual(docs.map((d) => [d.pageContent, d.metadata]));
+    expect(scored.ids).toEqual(ids);
+    const fetched = await b.fetchDocuments([...ids, "missing"]);
+    expect(fetched.docs.map((d) => d && [d.id, d.pageContent, d.metadata])).toEqual([...docs.map((d) => [d.id, d.pageContent, d.metadata]), undefined]);
     scored.scores.forEach((sc, i) => expect(sc.colbert).toBeCloseTo(modeScores(q, docs[i]!.encoding, ["colbert"]).colbert!, 5));
     const mixed = await b.scoreCandidates(q, ids, new Set(["dense", "colbert"] as const));
     mixed.scores.forEach((sc, i) => expect(sc.colbert).toBe(scored.scores[i]!.colbert));

@@ -65,11 +65,12 @@ export interface SearchStats {
   filteredDocuments?: number;
   sparsePostingsVisited: number;
   sparsePostingsTotal: number;
-  /** Bytes received from a server backend (candidates + scores), when it counts them. */
+  /** Bytes received from a server backend (candidates + scores + the final documents), when it counts them. */
   wireBytes?: number;
   /**
    * `multiVector`: the ColBERT first stage; `prescore`: approximate ColBERT scores of the pool;
-   * `score`: exact dense and sparse scores; `colbert`: exact ColBERT scores.
+   * `score`: exact dense and sparse scores; `colbert`: exact ColBERT scores; `fetch`: the documents
+   * of the final k.
    */
-  timings: { filter: number; dense: number; sparse: number; multiVector: number; score: number; prescore: number; colbert: number; fuse: number };
+  timings: { filter: number; dense: number; sparse: number; multiVector: number; score: number; prescore: number; colbert: number; fuse: number; fetch: number };
 }

@@ -7,7 +7,8 @@
  * A search is planned by `retrieve/` (`SearchPlan`, backend/plan.ts, built and validated once per
  * query). A backend MAY run the plan itself (`search(plan)`); otherwise it MUST supply the
  * primitives the default executor calls: `candidates` (top-N per first stage, one call) →
- * `scoreCandidates` (exact score of every candidate in every searched mode) → fuse → top-k.
+ * `scoreCandidates` (exact score of every candidate in every searched mode: ids and numbers, no
+ * documents) → fuse → top-k → `fetchDocuments` (the documents of the final k only, one call).
  * Scores point the same way everywhere: higher is better.
  *
  * Optional, for backends that keep a compact copy of the ColBERT rows (`capabilities.colbertTiers`):
@@ -92,11 +93,21 @@ export interface CandidateStats {
   wireBytes?: number;
 }
 
-/** Exact per-mode scores of candidates. Ids no longer stored are left out. */
+/**
+ * Exact per-mode scores of candidates, by id: numbers only, no documents (a search fetches the
+ * documents of its final k with `fetchDocuments`). Each stored id once, in the order first asked;
+ * ids no longer stored are left out. `scores[i]` belongs to `ids[i]`.
+ */
 export interface ScoredCandidates {
-  docs: StoredDocument[];
+  ids: string[];
   scores: ModeScores[];
   stats: { scoreMs: number; colbertMs: number; wireBytes?: number };
+}
+
+/** The documents of a search's final results, in the order asked; `undefined` for an id no longer stored. */
+export interface FetchedDocuments {
+  docs: (StoredDocument | undefined)[];
+  stats: { fetchMs: number; wireBytes?: number };
 }
 
 /** Backend facts for `info` / `m3 info`. */
@@ -158,8 +169,13 @@ export interface RetrievalBackend {
 
   /** Candidate ids from the first stages, in one call (one round trip for a server). */
   candidates(query: M3Encoding, request: CandidateRequest): Promise<CandidatePool>;
-  /** Exact scores of `ids` in each of `modes` (the query must carry those outputs). */
+  /** Exact scores of `ids` in each of `modes` (the query must carry those outputs): ids and scores, no documents. */
   scoreCandidates(query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options?: CallOptions): Promise<ScoredCandidates>;
+  /**
+   * The documents of `ids` (a search's final k), in one call (one round trip for a server), in the
+   * order asked; `undefined` for an id not stored. Copies: changing one does not change the backend.
+   */
+  fetchDocuments(ids: string[], options?: CallOptions): Promise<FetchedDocuments>;
   /**
    * Approximate ColBERT scores of `ids` (same formula, over compact rows), in the order given;
    * NaN for an id not stored. Only where `capabilities.colbertTiers`; the plan uses them to
@@ -170,7 +186,7 @@ export interface RetrievalBackend {
   /**
    * Runs a whole plan in one request (prefetch → fusion → MaxSim, as an engine's own query API
    * would), returning the same hits the default executor would. Optional: without it
-   * `retrieve/` runs the plan over `candidates` / `scoreCandidates` / `prescoreColbert`.
+   * `retrieve/` runs the plan over `candidates` / `scoreCandidates` / `prescoreColbert` / `fetchDocuments`.
    */
   search?(plan: SearchPlan, options?: CallOptions): Promise<{ hits: SearchHit[]; stats: SearchStats }>;
 

@@ -2,7 +2,8 @@
  * The embedded index's side of a search (see backend/types.ts): candidates from the HNSW graph
  * (or a scan of the matching documents when a filter keeps few) ∪ the sparse inverted lists ∪
  * the ColBERT sketch's graph of row means, then exact dense / sparse / ColBERT scores of the
- * candidates, and approximate ColBERT scores from the sketch.
+ * candidates (ids and numbers), approximate ColBERT scores from the sketch, and the documents of
+ * the final results.
  */
 import { matchesFilter, parseFilter, type Filter } from "../backend/filter.js";
 import type { CandidatePool, CandidateRequest, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
@@ -86,17 +87,15 @@ export async function embeddedScores(
   checkIds(ids, "ids");
   const q = checkQuery(query, modes, index.denseDim, index.colbertDim);
   const t0 = performance.now();
-  // Documents are captured before any await, so a concurrent delete cannot pull one away mid-search.
   const slots: number[] = [];
-  const docs: StoredDocument[] = [];
+  const scoredIds: string[] = [];
   const seen = new Set<number>();
   for (const id of ids) {
     const slot = index.docs.slotOf(id);
     if (slot === undefined || seen.has(slot)) continue;
     seen.add(slot);
     slots.push(slot);
-    const d = index.docs.at(slot)!;
-    docs.push({ id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } });
+    scoredIds.push(id);
   }
   const scores: ModeScores[] = slots.map((slot) => {
     const s: ModeScores = {};
@@ -110,7 +109,22 @@ export async function embeddedScores(
     for (let i = 0; i < slots.length; i++) scores[i]!.colbert = Number.isNaN(c[i]!) ? 0 : c[i]!;
   }
   const t2 = performance.now();
-  return { docs, scores, stats: { scoreMs: t1 - t0, colbertMs: t2 - t1 } };
+  return { ids: scoredIds, scores, stats: { scoreMs: t1 - t0, colbertMs: t2 - t1 } };
+}
+
+/** Copies of the stored documents of `ids`, in the order asked (undefined for an unknown id); `dense` adds the stored vectors. */
+export function embeddedDocuments(index: OpenParts, ids: string[], dense: boolean, signal: AbortSignal | undefined, what: string): (StoredDocument & { dense?: Float32Array } | undefined)[] {
+  index.checkOpen();
+  checkSignal(signal, what);
+  checkIds(ids, "ids");
+  return ids.map((id) => {
+    const slot = index.docs.slotOf(id);
+    if (slot === undefined) return undefined;
+    const d = index.docs.at(slot)!;
+    const doc: StoredDocument & { dense?: Float32Array } = { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } };
+    if (dense) doc.dense = Float32Array.from(index.dense.vector(slot));
+    return doc;
+  });
 }
 
 /** Approximate ColBERT scores of `ids` from the sketch (NaN for unknown ids). */

@@ -7,7 +7,7 @@
 import { matchesFilter, parseFilter } from "../backend/filter.js";
 import type {
   AnyFilter, BackendCapabilities, BackendEntry, BackendInfo, CallOptions, CandidatePool, CandidateRequest, DeleteResult,
-  RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument, UpsertResult,
+  FetchedDocuments, RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument, UpsertResult,
 } from "../backend/types.js";
 import { checkIds, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
@@ -23,7 +23,7 @@ import { indexScoring } from "./scoring.js";
 import { SparseIndex, type SparseTopK } from "./sparse.js";
 import { SerialQueue } from "../util/serial.js";
 import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
-import { embeddedCandidates, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
+import { embeddedCandidates, embeddedDocuments, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
 import type { IndexParts } from "./parts.js";
 import { checkDir, writeParts, type SaveOptions } from "./parts-io.js";
 
@@ -207,17 +207,13 @@ export class HybridIndex implements RetrievalBackend {
   }
 
   async getDocuments(ids: string[], options: CallOptions & { dense?: boolean } = {}): Promise<((StoredDocument & { dense?: Float32Array }) | undefined)[]> {
-    this.checkOpen();
-    checkSignal(options.signal, "getDocuments");
-    checkIds(ids, "ids");
-    return ids.map((id) => {
-      const slot = this.docs.slotOf(id);
-      if (slot === undefined) return undefined;
-      const d = this.docs.at(slot)!;
-      const doc: StoredDocument & { dense?: Float32Array } = { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } };
-      if (options.dense === true) doc.dense = Float32Array.from(this.dense.vector(slot));
-      return doc;
-    });
+    return embeddedDocuments(this, ids, options.dense === true, options.signal, "getDocuments");
+  }
+
+  async fetchDocuments(ids: string[], options: CallOptions = {}): Promise<FetchedDocuments> {
+    const t = performance.now();
+    const docs = embeddedDocuments(this, ids, false, options.signal, "fetchDocuments");
+    return { docs, stats: { fetchMs: performance.now() - t } };
   }
 
   async count(filter?: AnyFilter): Promise<number> {

@@ -16,7 +16,7 @@ import pg from "pg";
 import { hasPredicate, parseFilter, type Filter } from "../backend/filter.js";
 import type {
   AnyFilter, BackendCapabilities, BackendEntry, BackendInfo, CallOptions, CandidatePool, CandidateRequest, DeleteResult,
-  RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument, UpsertResult,
+  FetchedDocuments, RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument, UpsertResult,
 } from "../backend/types.js";
 import { checkIds, checkQuery, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
@@ -32,11 +32,9 @@ import { checkTableName, resolvePgOptions, type M3PostgresOptions, type PgVector
 import type { ReadRouter } from "./replica.js";
 import { describeCollectionWith, type CollectionDescription } from "./schema-meta.js";
 import { namesOf, type Names } from "./names.js";
-import { scoreCandidatesWith, prescoreWith } from "./score.js";
+import { documentsWith, scoreCandidatesWith, prescoreWith } from "./score.js";
 import { preparedName, runStatement } from "./session.js";
-import { documentsStatement } from "./scores-sql.js";
 import { checkEntries, chunksOf, writeChunk } from "./writes.js";
-import { parseVectorText } from "./wire.js";
 
 export class M3PostgresBackend implements RetrievalBackend {
   readonly kind = "postgres";
@@ -224,20 +222,13 @@ export class M3PostgresBackend implements RetrievalBackend {
 
   async getDocuments(ids: string[], options: CallOptions & { dense?: boolean } = {}): Promise<((StoredDocument & { dense?: Float32Array }) | undefined)[]> {
     this.checkOpen();
-    checkSignal(options.signal, "getDocuments");
-    checkIds(ids, "ids");
-    if (ids.length === 0) return [];
-    const withDense = options.dense === true;
-    const { value } = await this.router.read("getDocuments", (c) => runStatement(c, documentsStatement(this.shape, [...new Set(ids)], withDense)));
-    checkSignal(options.signal, "getDocuments");
-    const byId = new Map(value.rows.map((r) => [r.id!, r]));
-    return ids.map((id) => {
-      const r = byId.get(id);
-      if (r === undefined) return undefined;
-      const d: StoredDocument & { dense?: Float32Array } = { id, pageContent: r.content!, metadata: JSON.parse(r.metadata!) as Record<string, unknown> };
-      if (withDense) d.dense = parseVectorText(r.dense!);
-      return d;
-    });
+    return (await documentsWith(this.router, this.shape, ids, options.dense === true, options, "getDocuments")).docs;
+  }
+
+  /** The documents of a search's final results, one statement (see backend/types.ts). */
+  async fetchDocuments(ids: string[], options: CallOptions = {}): Promise<FetchedDocuments> {
+    this.checkOpen();
+    return documentsWith(this.router, this.shape, ids, false, options, "fetchDocuments");
   }
 
   async count(filter?: AnyFilter): Promise<number> {

@@ -1,8 +1,10 @@
 /**
  * The scoring stages of a search: the statements of scores-sql.ts, then ColBERT MaxSim in this process over the
- * payloads they return (colbert.ts; payloads by binary COPY, copy-out.ts). Each stage is one round trip to the server (the replica when reads go there).
+ * payloads they return (colbert.ts; payloads by binary COPY, copy-out.ts); scores carry ids and numbers only, and
+ * the documents of the final results come in one more statement. Each stage is one round trip to the server (the
+ * replica when reads go there).
  */
-import type { CallOptions, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
+import type { CallOptions, FetchedDocuments, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
 import { checkIds, checkQuery, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
 import type { ModeScores } from "../math/scores.js";
@@ -12,8 +14,9 @@ import type { Shape } from "./candidates-sql.js";
 import type { Payload, PgColbert } from "./colbert.js";
 import type { ReadRouter } from "./replica.js";
 import { alignedBytes, copyOutRows } from "./copy-out.js";
-import { rowsCopy, scoresStatement, sketchCopy } from "./scores-sql.js";
+import { documentsStatement, rowsCopy, scoresStatement, sketchCopy } from "./scores-sql.js";
 import { preparedName, runStatement } from "./session.js";
+import { parseVectorText } from "./wire.js";
 
 function checkModes(modes: unknown): ReadonlySet<SearchMode> {
   if (modes === null || typeof modes !== "object" || typeof (modes as Set<string>).has !== "function") {
@@ -25,11 +28,10 @@ function checkModes(modes: unknown): ReadonlySet<SearchMode> {
 const text = (b: Buffer | null | undefined): string => (b === null || b === undefined ? "" : b.toString("utf8"));
 
 /**
- * Exact scores of `ids` in `modes` and their documents: dense and sparse computed by the server in one statement
- * (with the documents); for ColBERT the stored rows (the codec's bytes) come back by binary COPY and MaxSim runs
- * here. ColBERT alone (the exact tier of a two-tier search) is one COPY with the documents; ColBERT with dense or
- * sparse is the statement, then the COPY, on one connection (two snapshots: a document replaced between the two
- * is scored in part as it was, in part as it is).
+ * Exact scores of `ids` in `modes`, no documents: dense and sparse computed by the server in one statement; for
+ * ColBERT the stored rows (the codec's bytes) come back by binary COPY and MaxSim runs here. ColBERT alone (the
+ * exact tier of a two-tier search) is one COPY; ColBERT with dense or sparse is the statement, then the COPY, on
+ * one connection (two snapshots: a document replaced between the two is scored in part as it was, in part as it is).
  */
 export async function scoreCandidatesWith(
   router: ReadRouter, s: Shape, colbert: PgColbert, query: M3Encoding, ids: string[], modes: ReadonlySet<SearchMode>, options: CallOptions,
@@ -38,26 +40,26 @@ export async function scoreCandidatesWith(
   checkIds(ids, "ids");
   checkModes(modes);
   const q = checkQuery(query, modes, s.denseDim, s.colbertDim);
-  const want = { dense: modes.has("dense"), sparse: modes.has("sparse"), rows: modes.has("colbert"), documents: true };
+  const want = { dense: modes.has("dense"), sparse: modes.has("sparse"), rows: modes.has("colbert"), documents: false };
   const unique = [...new Set(ids)];
-  if (unique.length === 0) return { docs: [], scores: [], stats: { scoreMs: 0, colbertMs: 0 } };
+  if (unique.length === 0) return { ids: [], scores: [], stats: { scoreMs: 0, colbertMs: 0 } };
   const statement = want.dense || want.sparse || !want.rows;
   const st = statement ? scoresStatement(s, q, unique, want) : undefined;
   if (st !== undefined && s.prepare) st.name = preparedName(st.text);
   const t0 = performance.now();
   const { value, received } = await router.read("The candidate scoring", async (c) => ({
     rows: st === undefined ? undefined : (await runStatement(c, st)).rows,
-    copy: want.rows ? await copyOutRows(c, rowsCopy(s, unique, !statement)) : undefined,
+    copy: want.rows ? await copyOutRows(c, rowsCopy(s, unique, false)) : undefined,
   }));
   const t1 = performance.now();
   checkSignal(options.signal, "The candidate scoring");
-  const byId = new Map<string, StoredDocument & { sc: ModeScores; payload?: Payload }>();
+  const byId = new Map<string, { sc: ModeScores; payload?: Payload }>();
   if (value.rows !== undefined) {
     for (const r of value.rows) {
       const sc: ModeScores = {};
       if (want.dense) sc.dense = Number(r.dense);
       if (want.sparse) sc.sparse = r.sparse === undefined || r.sparse === null ? 0 : Number(r.sparse);
-      byId.set(r.id!, { id: r.id!, pageContent: r.content!, metadata: JSON.parse(r.metadata!) as Record<string, unknown>, sc });
+      byId.set(r.id!, { sc });
     }
   }
   for (const f of value.copy ?? []) {
@@ -65,16 +67,16 @@ export async function scoreCandidatesWith(
     const payload: Payload = f[1] === null || f[2] === null ? { tokens: 0, payload: new Uint8Array(0) } : { tokens: f[1]!.readInt32BE(0), payload: alignedBytes(f[2]!) };
     const d = byId.get(id);
     if (d !== undefined) d.payload = payload;
-    else if (!statement) byId.set(id, { id, pageContent: text(f[3]), metadata: JSON.parse(text(f[4])) as Record<string, unknown>, sc: {}, payload });
+    else if (!statement) byId.set(id, { sc: {}, payload });
   }
-  const docs: StoredDocument[] = [];
+  const scoredIds: string[] = [];
   const scores: ModeScores[] = [];
   const payloads: Payload[] = [];
   for (const id of unique) {
     const r = byId.get(id);
     // With two statements, a document deleted between them has no payload: left out, as if deleted before.
     if (r === undefined || (want.rows && r.payload === undefined)) continue;
-    docs.push({ id, pageContent: r.pageContent, metadata: r.metadata });
+    scoredIds.push(id);
     scores.push(r.sc);
     if (want.rows) payloads.push(r.payload!);
   }
@@ -84,7 +86,30 @@ export async function scoreCandidatesWith(
   }
   const stats: ScoredCandidates["stats"] = { scoreMs: t1 - t0, colbertMs: performance.now() - t1 };
   if (received !== undefined) stats.wireBytes = received;
-  return { docs, scores, stats };
+  return { ids: scoredIds, scores, stats };
+}
+
+/** The documents of `ids` in the order asked (undefined for an id not stored), one statement; `dense` adds the stored vectors. */
+export async function documentsWith(
+  router: ReadRouter, s: Shape, ids: string[], withDense: boolean, options: CallOptions, what: string,
+): Promise<{ docs: ((StoredDocument & { dense?: Float32Array }) | undefined)[]; stats: FetchedDocuments["stats"] }> {
+  checkSignal(options.signal, what);
+  checkIds(ids, "ids");
+  if (ids.length === 0) return { docs: [], stats: { fetchMs: 0 } };
+  const t = performance.now();
+  const { value, received } = await router.read(what, (c) => runStatement(c, documentsStatement(s, [...new Set(ids)], withDense)));
+  checkSignal(options.signal, what);
+  const byId = new Map(value.rows.map((r) => [r.id!, r]));
+  const docs = ids.map((id) => {
+    const r = byId.get(id);
+    if (r === undefined) return undefined;
+    const d: StoredDocument & { dense?: Float32Array } = { id, pageContent: r.content!, metadata: JSON.parse(r.metadata!) as Record<string, unknown> };
+    if (withDense) d.dense = parseVectorText(r.dense!);
+    return d;
+  });
+  const stats: FetchedDocuments["stats"] = { fetchMs: performance.now() - t };
+  if (received !== undefined) stats.wireBytes = received;
+  return { docs, stats };
 }
 
 /** Approximate ColBERT scores of `ids`: their sketched rows from the server (one binary COPY), MaxSim here; NaN for an id not stored. */

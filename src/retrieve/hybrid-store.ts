@@ -221,8 +221,13 @@ export class HybridStore {
 /** `backend` must be a RetrievalBackend of `encoder`'s model (INVALID_ARGUMENT, INDEX_MODEL_MISMATCH). */
 export async function checkBackend(encoder: M3EncoderLike, backend: RetrievalBackend): Promise<void> {
   checkEncoder(encoder);
-  if (backend === null || typeof backend !== "object" || typeof backend.candidates !== "function" || typeof backend.scoreCandidates !== "function") {
-    throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `fromBackend needs a RetrievalBackend (a HybridIndex, or a Postgres backend from M3PostgresBackend.connect); got ${describe(backend)}.`);
+  const primitives = ["candidates", "scoreCandidates", "fetchDocuments"] as const;
+  const missing = backend === null || typeof backend !== "object" ? [...primitives] : primitives.filter((m) => typeof backend[m] !== "function");
+  if (missing.length > 0) {
+    throw new M3Error(
+      ErrorCodes.INVALID_ARGUMENT,
+      `fromBackend needs a RetrievalBackend (a HybridIndex, a Postgres backend from M3PostgresBackend.connect, or your own with ${primitives.join(", ")}); got ${describe(backend)}, without ${missing.join(", ")}.`,
+    );
   }
   checkFingerprint(backend.fingerprint, await encoder.fingerprint(), `the ${backend.kind} backend`);
 }

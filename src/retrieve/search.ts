@@ -3,7 +3,8 @@
  * validates the plan once; a backend with `search(plan)` runs it itself, otherwise the default
  * executor here runs it over the primitives: the backend nominates dense top-N ∪ sparse top-N
  * (∪ the multi-vector stage's top-N) in one call, scores every candidate exactly in each
- * searched mode (ColBERT MaxSim included), and this module fuses and cuts to k. The plan is the
+ * searched mode (ColBERT MaxSim included; ids and scores only), this module fuses and cuts to k,
+ * and the backend returns the documents of those k in one more call. The plan is the
  * same for every backend, so the same query gives the same results wherever the documents live.
  *
  * With `plan.tiers` (the backend has approximate ColBERT scores, ColBERT is searched, fusion is
@@ -13,7 +14,7 @@
  * or is no larger than `rerank`, is scored exactly throughout.
  */
 import type { SearchHit, SearchPlan, SearchStats } from "../backend/plan.js";
-import type { CallOptions, CandidatePool, CandidateRequest, RetrievalBackend, ScoredCandidates, SearchMode, StoredDocument } from "../backend/types.js";
+import type { CallOptions, CandidatePool, CandidateRequest, FetchedDocuments, RetrievalBackend, ScoredCandidates, SearchMode } from "../backend/types.js";
 import { combineScores, type ModeScores } from "../math/scores.js";
 import type { M3Encoding } from "../types.js";
 import { rrfFusion, weightedFusion } from "./fusion.js";
@@ -50,14 +51,37 @@ async function defaultExecutor(backend: RetrievalBackend, plan: SearchPlan, sign
   const twoTier = tiers !== undefined && !pool.exhaustive && pool.ids.length > tiers.rerank;
   const scored = twoTier ? await scoreInTiers(backend, q, pool.ids, plan, tiers.rerank, tiers.rounds, signal) : { ...(await backend.scoreCandidates(q, pool.ids, plan.modes, { signal })), poolSize: 0, prescoreMs: 0 };
   const t = performance.now();
-  const { docs, scores } = scored;
+  const { ids, scores } = scored;
   const fused = plan.fusion === "rrf" ? rrfFusion(scores, plan.modes, plan.weights, plan.rrfK) : weightedFusion(scores, plan.weights);
-  const order = Array.from(docs, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(docs[a]!.id, docs[b]!.id));
-  const hits = order.slice(0, plan.k).map((i) => {
-    const d = docs[i]!;
-    return { id: d.id, score: fused[i]!, scores: scores[i]!, document: { id: d.id, pageContent: d.pageContent, metadata: { ...d.metadata } } };
-  });
-  return { hits, stats: searchStats(pool, scored, twoTier ? scored.poolSize : docs.length, docs.length, plan, performance.now() - t) };
+  const order = Array.from(ids, (_, i) => i).sort((a, b) => fused[b]! - fused[a]! || compareIds(ids[a]!, ids[b]!));
+  const fuseMs = performance.now() - t;
+  const final = await fetchFinal(backend, order, scored, fused, plan.k, signal);
+  return { hits: final.hits, stats: searchStats(pool, scored, final.stats, twoTier ? scored.poolSize : ids.length, ids.length, plan, fuseMs) };
+}
+
+/**
+ * The documents of the best `k` (in `order`), in one call. An id deleted since it was scored comes
+ * back `undefined` and is passed over: the next best take its place (one more call per such gap).
+ */
+async function fetchFinal(
+  backend: RetrievalBackend, order: number[], scored: ScoredCandidates, fused: Float64Array, k: number, signal: AbortSignal | undefined,
+): Promise<{ hits: SearchHit[]; stats: FetchedDocuments["stats"] }> {
+  const hits: SearchHit[] = [];
+  const stats: FetchedDocuments["stats"] = { fetchMs: 0 };
+  for (let at = 0; hits.length < k && at < order.length;) {
+    const batch = order.slice(at, at + k - hits.length);
+    at += batch.length;
+    const got = await backend.fetchDocuments(batch.map((i) => scored.ids[i]!), { signal });
+    stats.fetchMs += got.stats.fetchMs;
+    if (got.stats.wireBytes !== undefined) stats.wireBytes = (stats.wireBytes ?? 0) + got.stats.wireBytes;
+    batch.forEach((i, j) => {
+      const d = got.docs[j];
+      if (d === undefined) return;
+      const id = scored.ids[i]!;
+      hits.push({ id, score: fused[i]!, scores: scored.scores[i]!, document: { id, pageContent: d.pageContent, metadata: { ...d.metadata } } });
+    });
+  }
+  return { hits, stats };
 }
 
 type TieredScores = ScoredCandidates & { poolSize: number; prescoreMs: number };
@@ -74,13 +98,13 @@ async function scoreInTiers(backend: RetrievalBackend, q: M3Encoding, ids: strin
   const exactModes = new Set([...o.modes].filter((m) => m !== "colbert"));
   const first = await backend.scoreCandidates(q, ids, exactModes, { signal });
   const t = performance.now();
-  const approx = await backend.prescoreColbert!(q, first.docs.map((d) => d.id), { signal });
+  const approx = await backend.prescoreColbert!(q, first.ids, { signal });
   const prescoreMs = performance.now() - t;
   const fused = first.scores.map((s, i) => (Number.isNaN(approx[i]!) ? -Infinity : combineScores({ ...s, colbert: approx[i]! }, o.weights)));
-  const order = Array.from(first.docs, (_, i) => i)
+  const order = Array.from(first.ids, (_, i) => i)
     .filter((i) => fused[i]! > -Infinity)
-    .sort((a, b) => fused[b]! - fused[a]! || compareIds(first.docs[a]!.id, first.docs[b]!.id));
-  const docs: StoredDocument[] = [];
+    .sort((a, b) => fused[b]! - fused[a]! || compareIds(first.ids[a]!, first.ids[b]!));
+  const rescored: string[] = [];
   const scores: ModeScores[] = [];
   const exactFused: number[] = [];
   const stats: ScoredCandidates["stats"] = { scoreMs: first.stats.scoreMs, colbertMs: 0 };
@@ -97,28 +121,31 @@ async function scoreInTiers(backend: RetrievalBackend, q: M3Encoding, ids: strin
     }
     const batch = order.slice(done, done + rerank);
     done += batch.length;
-    const second = await backend.scoreCandidates(q, batch.map((i) => first.docs[i]!.id), new Set<SearchMode>(["colbert"]), { signal });
+    const second = await backend.scoreCandidates(q, batch.map((i) => first.ids[i]!), new Set<SearchMode>(["colbert"]), { signal });
     stats.scoreMs += second.stats.scoreMs;
     stats.colbertMs += second.stats.colbertMs;
     if (second.stats.wireBytes !== undefined) wire = (wire ?? 0) + second.stats.wireBytes;
-    const at = new Map(batch.map((i) => [first.docs[i]!.id, i]));
-    second.docs.forEach((d, j) => {
-      const i = at.get(d.id)!;
+    const at = new Map(batch.map((i) => [first.ids[i]!, i]));
+    second.ids.forEach((id, j) => {
+      const i = at.get(id)!;
       const s = { ...first.scores[i], colbert: second.scores[j]!.colbert };
       const f = combineScores(s, o.weights);
       diffs.push(f - fused[i]!);
-      docs.push(d);
+      rescored.push(id);
       scores.push(s);
       exactFused.push(f);
     });
   }
   if (wire !== undefined) stats.wireBytes = wire;
-  return { docs, scores, stats, poolSize: first.docs.length, prescoreMs };
+  return { ids: rescored, scores, stats, poolSize: first.ids.length, prescoreMs };
 }
 
-function searchStats(pool: CandidatePool, scored: ScoredCandidates & { prescoreMs: number }, poolSize: number, reranked: number, o: SearchPlan, fuseMs: number): SearchStats {
+function searchStats(
+  pool: CandidatePool, scored: ScoredCandidates & { prescoreMs: number }, fetched: FetchedDocuments["stats"], poolSize: number, reranked: number, o: SearchPlan, fuseMs: number,
+): SearchStats {
   const ps = pool.stats;
-  const wire = ps.wireBytes === undefined && scored.stats.wireBytes === undefined ? undefined : (ps.wireBytes ?? 0) + (scored.stats.wireBytes ?? 0);
+  const parts = [ps.wireBytes, scored.stats.wireBytes, fetched.wireBytes];
+  const wire = parts.every((w) => w === undefined) ? undefined : parts.reduce<number>((a, w) => a + (w ?? 0), 0);
   const stats: SearchStats = {
     poolSize,
     reranked: o.modes.has("colbert") ? reranked : 0,
@@ -127,7 +154,7 @@ function searchStats(pool: CandidatePool, scored: ScoredCandidates & { prescoreM
     sparsePostingsTotal: ps.sparsePostingsTotal ?? 0,
     timings: {
       filter: ps.filterMs, dense: ps.denseMs, sparse: ps.sparseMs, multiVector: ps.colbertMs ?? 0,
-      score: scored.stats.scoreMs, prescore: scored.prescoreMs, colbert: scored.stats.colbertMs, fuse: fuseMs,
+      score: scored.stats.scoreMs, prescore: scored.prescoreMs, colbert: scored.stats.colbertMs, fuse: fuseMs, fetch: fetched.fetchMs,
     },
   };
   if (o.filter !== undefined && pool.matching !== undefined) stats.filteredDocuments = pool.matching;

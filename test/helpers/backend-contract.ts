@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { matchesFilter, parseFilter } from "../../src/backend/filter.js";
-import type { BackendEntry, RetrievalBackend, SearchMode } from "../../src/backend/types.js";
+import type { BackendEntry, CallOptions, RetrievalBackend, SearchMode } from "../../src/backend/types.js";
 import { isM3Error } from "../../src/errors.js";
 import { search, searchWithStats } from "../../src/retrieve/search.js";
 import type { ModelFingerprint } from "../../src/types.js";
@@ -78,6 +78,22 @@ export const CONTRACT_FILTERS: unknown[] = [
   { absent: { $exists: false }, cluster: { $in: [0, 6] } },
   { n: { $eq: 7 } },
 ];
+
+/** `b` seen through a proxy that runs `before(ids)` ahead of each `fetchDocuments` call (every other member is `b`'s). */
+function withFetch(b: RetrievalBackend, before: (ids: string[]) => Promise<void>): RetrievalBackend {
+  return new Proxy(b, {
+    get(target, key) {
+      if (key === "fetchDocuments") {
+        return async (ids: string[], o?: CallOptions) => {
+          await before(ids);
+          return target.fetchDocuments(ids, o);
+        };
+      }
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
 
 export function describeBackendContract(name: string, open: OpenBackend): void {
   describe(`backend contract: ${name}`, () => {
@@ -253,6 +269,57 @@ export function describeBackendContract(name: string, open: OpenBackend): void {
       expect(found / (10 * deep.queries.length)).toBeGreaterThanOrEqual(0.9);
     });
 
+    it("scoring returns ids and scores only; the documents of the final k come from one fetchDocuments call, each the one stored under its id", async () => {
+      const b = await fresh();
+      await b.upsert(entries);
+      const stored = (id: string) => {
+        const i = entries.findIndex((e) => e.id === id);
+        return { id, pageContent: entries[i]!.pageContent, metadata: metadataFor(i) };
+      };
+      const modes = new Set<SearchMode>(["dense", "sparse", "colbert"]);
+      const scored = await b.scoreCandidates(corpus.queries[1]!, ["doc-9", "doc-4", "never-stored", "doc-9", "doc-40"], modes);
+      expect(Object.keys(scored).sort()).toEqual(["ids", "scores", "stats"]);
+      expect(scored.ids).toEqual(["doc-9", "doc-4", "doc-40"]);
+      for (const s of scored.scores) expect(Object.keys(s).sort()).toEqual(["colbert", "dense", "sparse"]);
+      const fetched = await b.fetchDocuments(["doc-7", "nope", "doc-2", "doc-7"]);
+      expect(fetched.docs).toEqual([stored("doc-7"), undefined, stored("doc-2"), stored("doc-7")]);
+      fetched.docs[0]!.metadata.n = -1; // a copy: the stored document is unchanged
+      expect((await b.fetchDocuments(["doc-7"])).docs[0]).toEqual(stored("doc-7"));
+      expect(await b.fetchDocuments([])).toMatchObject({ docs: [] });
+      expect(await codeOf(b.fetchDocuments([7 as never]))).toBe("INVALID_ARGUMENT");
+      // one search: every scored candidate is a number, and only the final k are fetched, in rank order, in one call
+      const calls: string[][] = [];
+      const spy = withFetch(b, async (ids) => {
+        calls.push([...ids]);
+      });
+      for (const q of corpus.queries.slice(0, 3)) {
+        calls.length = 0;
+        const { hits, stats } = await searchWithStats(spy, q, { k: 5, candidates: 40 });
+        expect(stats.poolSize).toBeGreaterThan(5);
+        expect(calls).toEqual([hits.map((h) => h.id)]);
+        expect(hits).toHaveLength(5);
+        for (const h of hits) expect(h.document).toEqual(stored(h.id));
+      }
+    });
+
+    it("a final-k document deleted after scoring is passed over for the next best, and every hit is as stored", async () => {
+      const b = await fresh();
+      await b.upsert(entries);
+      const q = corpus.queries[2]!;
+      const want = bruteSearch(corpus.docs, q, 11).map((h) => h.id);
+      let first = true;
+      // The delete lands between the scoring and the fetch of the final documents (driven by the fetch itself, no timing).
+      const racing = withFetch(b, async (ids) => {
+        if (!first) return;
+        first = false;
+        expect(ids[0]).toBe(want[0]);
+        await b.delete([want[0]!]);
+      });
+      const hits = await search(racing, q, { k: 10, candidates: 1000 });
+      expect(hits.map((h) => h.id)).toEqual(want.slice(1));
+      for (const h of hits) expect(h.document.pageContent).toBe(entries.find((e) => e.id === h.id)!.pageContent);
+    });
+
     it("bad input: typed errors, and nothing already stored is lost", async () => {
       const b = await fresh();
       await b.upsert(entries.slice(0, 10));
@@ -288,15 +355,15 @@ export function describeBackendContract(name: string, open: OpenBackend): void {
       expect(await b.count()).toBe(100);
       const modes = new Set<SearchMode>(["dense", "sparse", "colbert"]);
       const before = await b.scoreCandidates(corpus.queries[0]!, ["doc-1", "doc-3", "doc-2"], modes);
-      expect(before.docs.map((d) => d.id).sort()).toEqual(["doc-1", "doc-2", "doc-3"]);
+      expect([...before.ids].sort()).toEqual(["doc-1", "doc-2", "doc-3"]);
       // doc-3 was stored and scored; once deleted, its scores are left out and the others' are unchanged.
       expect((await b.delete(["doc-3"])).deleted).toBe(1);
       const scored = await b.scoreCandidates(corpus.queries[0]!, ["doc-1", "doc-3", "never-stored", "doc-2"], modes);
-      expect(scored.docs.map((d) => d.id).sort()).toEqual(["doc-1", "doc-2"]);
-      for (const [i, d] of scored.docs.entries()) {
+      expect([...scored.ids].sort()).toEqual(["doc-1", "doc-2"]);
+      for (const [i, id] of scored.ids.entries()) {
         const s = scored.scores[i]!;
-        for (const m of modes) expect(Number.isFinite(s[m]), `${d.id} ${m}`).toBe(true);
-        const j = before.docs.findIndex((x) => x.id === d.id);
+        for (const m of modes) expect(Number.isFinite(s[m]), `${id} ${m}`).toBe(true);
+        const j = before.ids.indexOf(id);
         expect(s).toEqual(before.scores[j]);
       }
     });
