@@ -2,44 +2,33 @@
  * The ColBERT store: one encoded record per slot in an append-only image (memory or file),
  * an OffsetTable slot -> (offset, length), and a byte-bounded LRU of raw records for the
  * disk-backed mode. Mutations (put, persist, compact, close) run one at a time on a queue;
- * reads run concurrently and capture the backing and table entries synchronously.
+ * reads (reads.ts) run concurrently and capture the backing and table entries synchronously;
+ * rewrites of the image (a save elsewhere, a compaction, the in-memory compaction) are rewrite.ts.
  */
-import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ErrorCodes, M3Error } from "../../errors.js";
 import type { MultiVector, RowScorer } from "../../types.js";
-import type { Backing, ByteRange } from "./backing.js";
-import { FileBacking, MemoryBacking, ReadBuffer, packedBytes, writeFully } from "./backing.js";
+import type { Backing } from "./backing.js";
+import { FileBacking } from "./backing.js";
 import type { ColbertCodec } from "../../multivector/codec/codec.js";
 import { createCodec } from "../../multivector/codec/codecs.js";
 import { syncDir, writeFileSynced } from "../../util/fs.js";
 import { SerialQueue } from "../../util/serial.js";
 import { dataFileName, io, offsetsFileName } from "./files.js";
 import { ByteLru } from "./lru.js";
-import { OffsetTable } from "./offset-table.js";
+import type { OffsetTable } from "./offset-table.js";
 import { poolTokens } from "../../multivector/pool.js";
 import { MaxSim } from "../../multivector/maxsim/maxsim.js";
-import { Scratch } from "../../util/scratch.js";
-import { FORMAT_VERSION, newRecord, openRecord, RECORD_HEADER_BYTES, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
+import { FORMAT_VERSION, newRecord, RECORD_HEADER_BYTES, recordBytes, recordIn, sealRecord, writeFileHeader } from "./record.js";
+import { RecordReader, type StoreImage } from "./reads.js";
+import { maybeCompactMemory, rewriteImage } from "./rewrite.js";
 import type { ColbertCodecName, ColbertCompaction, ColbertKernel, ColbertManifestPart, ColbertStore } from "./types.js";
 import { checkGeneration, checkMatrix, checkSlot, checkSlots } from "./validate.js";
 
 /** Bytes of records `putMany` encodes into one buffer and appends with one write. */
 const PUT_BATCH_BYTES = 32 * 1024 * 1024;
-/** Bytes of records one `score` call reads before scoring them (bounds transient memory). */
-export const READ_BATCH_BYTES = 16 * 1024 * 1024;
-/** Nearby records closer than this are read with one positional read. */
-const COALESCE_GAP = 64 * 1024;
-/** Largest single positional read. */
-const MAX_READ = 8 * 1024 * 1024;
-/** An in-memory store rewrites its image when dead bytes exceed both this and the live bytes. */
-const MEMORY_COMPACT_MIN = 4 * 1024 * 1024;
 
-interface Pending { index: number; slot: number; offset: number; length: number }
-/** A record's payload, for the `index`-th requested slot. */
-interface Item { index: number; tokens: number; payload: Uint8Array }
-/** Receives the payloads of one batch: views into the memory image, the cache or a read buffer (read-only). */
-type VisitBatch = (items: Item[]) => Promise<void>;
+export { READ_BATCH_BYTES } from "./reads.js";
 
 export interface StoreInit {
   codec: ColbertCodecName;
@@ -61,15 +50,14 @@ export class ColbertStoreImpl implements ColbertStore {
   readonly poolFactor: number;
   private readonly impl: ColbertCodec;
   private readonly cache: ByteLru;
-  private table: OffsetTable;
-  private backing: Backing;
+  /** The backing and offset table now (a rewrite replaces both; reads capture them synchronously). */
+  private readonly image: StoreImage;
+  private readonly reader: RecordReader;
   private offsetsFile: string | undefined;
   /** Writes, persists, compaction and close, one at a time (src/util/serial.ts: a failure does not block the next). */
   private readonly queue = new SerialQueue();
-  private readonly reads = new Set<Promise<unknown>>();
   private closed = false;
   private readonly maxSim: MaxSim;
-  private readonly readBuffer = new Scratch(new ReadBuffer());
 
   constructor(init: StoreInit) {
     this.codec = init.codec;
@@ -77,18 +65,18 @@ export class ColbertStoreImpl implements ColbertStore {
     this.poolFactor = init.poolFactor;
     this.impl = createCodec(init.codec, init.dim);
     this.cache = new ByteLru(init.cacheBytes);
-    this.table = init.table;
-    this.backing = init.backing;
+    this.image = { table: init.table, backing: init.backing };
+    this.reader = new RecordReader(this.image, this.cache);
     this.offsetsFile = init.offsetsFile;
     this.maxSim = new MaxSim(init.kernel, init.kernelThreads, init.rowScorer);
   }
 
   get size(): number {
-    return this.table.liveSlots;
+    return this.image.table.liveSlots;
   }
 
   has(slot: number): boolean {
-    return this.table.has(slot);
+    return this.image.table.has(slot);
   }
 
   async put(slot: number, matrix: MultiVector): Promise<void> {
@@ -100,10 +88,10 @@ export class ColbertStoreImpl implements ColbertStore {
     this.impl.encode(m.data, m.tokens, payload);
     sealRecord(bytes);
     await this.queue.run(async () => {
-      const offset = await io("append a ColBERT record", () => this.backing.append(bytes));
-      this.table.set(slot, offset, bytes.byteLength);
+      const offset = await io("append a ColBERT record", () => this.image.backing.append(bytes));
+      this.image.table.set(slot, offset, bytes.byteLength);
       this.cache.delete(slot);
-      this.maybeCompactMemory();
+      maybeCompactMemory(this.image, () => this.fileHeader());
     });
   }
 
@@ -133,13 +121,13 @@ export class ColbertStoreImpl implements ColbertStore {
         at += p.length;
       }
       await this.queue.run(async () => {
-        let offset = await io("append ColBERT records", () => this.backing.append(buf));
+        let offset = await io("append ColBERT records", () => this.image.backing.append(buf));
         for (const p of batch) {
-          this.table.set(p.slot, offset, p.length);
+          this.image.table.set(p.slot, offset, p.length);
           this.cache.delete(p.slot);
           offset += p.length;
         }
-        this.maybeCompactMemory();
+        maybeCompactMemory(this.image, () => this.fileHeader());
       });
       start = end;
     }
@@ -148,16 +136,16 @@ export class ColbertStoreImpl implements ColbertStore {
   remove(slot: number): void {
     this.checkOpen();
     checkSlot(slot);
-    this.table.remove(slot);
+    this.image.table.remove(slot);
     this.cache.delete(slot);
-    this.maybeCompactMemory();
+    maybeCompactMemory(this.image, () => this.fileHeader());
   }
 
   async get(slot: number): Promise<MultiVector | undefined> {
     this.checkOpen();
     checkSlot(slot);
     let result: MultiVector | undefined;
-    await this.visit(Uint32Array.of(slot), async ([item]) => {
+    await this.reader.visit(Uint32Array.of(slot), async ([item]) => {
       if (item === undefined) return;
       const data = new Float32Array(item.tokens * this.dim);
       this.impl.decode(item.payload, item.tokens, data);
@@ -175,9 +163,9 @@ export class ColbertStoreImpl implements ColbertStore {
     const codec = this.codec;
     if (this.maxSim.usesBlocks(codec, query)) {
       let rows = 0;
-      for (const slot of slots) if (this.table.has(slot)) rows += Math.floor((this.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
+      for (const slot of slots) if (this.image.table.has(slot)) rows += Math.floor((this.image.table.lengths[slot]! - RECORD_HEADER_BYTES) / this.impl.bytesPerToken);
       await this.maxSim.blocks(codec, this.dim, query, rows, (i, sum) => (out[i] = sum * inv), (blocks) =>
-        this.visit(slots, async (items) => {
+        this.reader.visit(slots, async (items) => {
           for (const it of items) await blocks.add(it.index, it.tokens, it.payload);
           await blocks.flush();
         }),
@@ -185,7 +173,7 @@ export class ColbertStoreImpl implements ColbertStore {
       return out;
     }
     const q = this.impl.prepare(query.data, query.tokens);
-    await this.visit(slots, async (items) => {
+    await this.reader.visit(slots, async (items) => {
       for (const it of items) out[it.index] = this.impl.maxSimSum(q, it.payload, it.tokens) * inv;
     });
     return out;
@@ -193,10 +181,10 @@ export class ColbertStoreImpl implements ColbertStore {
 
   stats(): { liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number } {
     return {
-      liveBytes: this.table.liveBytes,
-      totalBytes: this.backing.end,
-      residentBytes: this.backing.residentBytes() + this.cache.bytes,
-      liveSlots: this.table.liveSlots,
+      liveBytes: this.image.table.liveBytes,
+      totalBytes: this.image.backing.end,
+      residentBytes: this.image.backing.residentBytes() + this.cache.bytes,
+      liveSlots: this.image.table.liveSlots,
     };
   }
 
@@ -205,7 +193,7 @@ export class ColbertStoreImpl implements ColbertStore {
     checkGeneration(generation);
     return this.queue.run(async () => {
       const target = path.resolve(dir);
-      const b = this.backing;
+      const b = this.image.backing;
       if (b instanceof FileBacking && b.dir === target) {
         // Re-using a generation (a retried save whose manifest was never committed) rewrites
         // that generation's offsets file; committed generations are never passed again.
@@ -221,7 +209,7 @@ export class ColbertStoreImpl implements ColbertStore {
     this.checkOpen();
     checkGeneration(generation);
     return this.queue.run(async () => {
-      const old = this.backing;
+      const old = this.image.backing;
       const oldOffsets = this.offsetsFile;
       const target = path.resolve(dir);
       if (old instanceof FileBacking && old.path === path.join(target, dataFileName(generation))) {
@@ -245,9 +233,9 @@ export class ColbertStoreImpl implements ColbertStore {
     if (this.closed) return;
     await this.queue.run(async () => {
       this.closed = true;
-      await this.drainReads();
+      await this.reader.drain();
       this.cache.clear();
-      await this.backing.close();
+      await this.image.backing.close();
       await this.maxSim.close();
     });
   }
@@ -258,182 +246,22 @@ export class ColbertStoreImpl implements ColbertStore {
     if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This ColBERT store is closed; open it again with openColbertStore(dir, part).");
   }
 
-  private generationError(generation: number): M3Error {
-    return new M3Error(
-      ErrorCodes.INVALID_ARGUMENT,
-      `generation ${generation} was already used by this ColBERT store's files; pass a generation greater than every committed one.`,
-      { details: { generation } },
-    );
+  private fileHeader(): Uint8Array {
+    return writeFileHeader({ codec: this.codec, dim: this.dim, poolFactor: this.poolFactor });
   }
 
-  private async drainReads(): Promise<void> {
-    while (this.reads.size > 0) await Promise.allSettled([...this.reads]);
-  }
-
-  /**
-   * Calls `fn` with the payloads of the listed slots (missing slots skipped), reading only those
-   * records: first the ones in memory or in the cache, then one batch per read of at most
-   * READ_BATCH_BYTES. Each payload's `index` is its position in `slots`.
-   */
-  private async visit(slots: Uint32Array, fn: VisitBatch): Promise<void> {
-    const backing = this.backing;
-    const table = this.table;
-    const pending: Pending[] = [];
-    const ready: Item[] = [];
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!;
-      if (!table.has(slot)) continue;
-      const offset = table.offsets[slot]!;
-      const length = table.lengths[slot]!;
-      if (backing instanceof MemoryBacking) {
-        const rec = openRecord(backing.view({ offset, length }), slot, offset, "memory", false);
-        ready.push({ index: i, tokens: rec.tokens, payload: rec.payload });
-        continue;
-      }
-      const cached = this.cache.get(slot);
-      if (cached !== undefined) {
-        const rec = openRecord(cached, slot, offset, "cache", false);
-        ready.push({ index: i, tokens: rec.tokens, payload: rec.payload });
-      } else pending.push({ index: i, slot, offset, length });
-    }
-    pending.sort((a, b) => a.offset - b.offset);
-    const file = backing instanceof FileBacking ? backing.path : "data file";
-    const job = (async () => {
-      if (ready.length > 0) await fn(ready);
-      // Batches are read into the store's read buffer when no other visit holds it; their
-      // payloads are used by `fn` before the next batch overwrites them.
-      const into = pending.length > 0 ? this.readBuffer.take() : undefined;
-      try {
-        for (let start = 0; start < pending.length;) {
-          let end = start;
-          let bytes = 0;
-          while (end < pending.length && (end === start || bytes + pending[end]!.length <= READ_BATCH_BYTES)) bytes += pending[end++]!.length;
-          await fn(await this.readBatch(backing, pending.slice(start, end), file, into));
-          start = end;
-        }
-      } finally {
-        if (into !== undefined) this.readBuffer.release();
-      }
-    })();
-    this.reads.add(job);
-    try {
-      await job;
-    } finally {
-      this.reads.delete(job);
-    }
-  }
-
-  /** Reads one batch of records (coalescing nearby ones), checks them and caches them. */
-  private async readBatch(backing: Backing, batch: Pending[], file: string, into: ReadBuffer | undefined): Promise<Item[]> {
-    const ranges: ByteRange[] = [];
-    const rangeOf: number[] = [];
-    for (const p of batch) {
-      const last = ranges[ranges.length - 1];
-      if (last !== undefined && p.offset >= last.offset + last.length && p.offset - (last.offset + last.length) <= COALESCE_GAP && p.offset + p.length - last.offset <= MAX_READ) {
-        last.length = p.offset + p.length - last.offset;
-      } else if (last === undefined || p.offset !== last.offset || p.length !== last.length) {
-        ranges.push({ offset: p.offset, length: p.length });
-      }
-      rangeOf.push(ranges.length - 1);
-    }
-    const bufs = await backing.read(ranges, into?.room(packedBytes(ranges)));
-    const items: Item[] = [];
-    batch.forEach((p, k) => {
-      const r = ranges[rangeOf[k]!]!;
-      const buf = bufs[rangeOf[k]!]!;
-      const whole = r.offset === p.offset && r.length === p.length;
-      const bytes = whole ? buf : buf.subarray(p.offset - r.offset, p.offset - r.offset + p.length);
-      const rec = openRecord(bytes, p.slot, p.offset, file, true);
-      items.push({ index: p.index, tokens: rec.tokens, payload: rec.payload });
-      if (this.backing === backing && this.table.offsets[p.slot] === p.offset && this.table.lengths[p.slot] === p.length) {
-        // A view into the read buffer, or into a coalesced range, is copied: the cache keeps its own.
-        if (this.cache.capacity > 0) this.cache.set(p.slot, whole && into === undefined ? bytes : bytes.slice());
-      }
-    });
-    return items;
-  }
-
-  /** Writes the live records into `dir/colbert-data.<generation>.bin` and switches to that file. */
+  /** Copies the live records into a new data file of `generation` in `dir` and switches to it. */
   private async rewrite(dir: string, generation: number): Promise<void> {
-    const name = dataFileName(generation);
-    const file = path.join(dir, name);
-    const old = this.backing;
-    if (old instanceof FileBacking && old.path === file) throw this.generationError(generation);
-    const next = new OffsetTable(Math.max(16, this.table.lengths.length));
-    const header = writeFileHeader({ codec: this.codec, dim: this.dim, poolFactor: this.poolFactor });
-    const fh = await io(`create ${file}`, () => fs.open(file, "w+"));
-    let end = 0;
-    try {
-      await io(`write ${file}`, async () => {
-        await writeFully(fh, header, 0);
-        end = header.byteLength;
-        const slots = this.table.slotsByOffset();
-        const chunk: Uint8Array[] = [];
-        let chunkBytes = 0;
-        let chunkStart = end;
-        const flush = async (): Promise<void> => {
-          if (chunkBytes === 0) return;
-          const buf = new Uint8Array(chunkBytes);
-          let o = 0;
-          for (const c of chunk) { buf.set(c, o); o += c.byteLength; }
-          await writeFully(fh, buf, chunkStart);
-          chunk.length = 0;
-          chunkStart += chunkBytes;
-          chunkBytes = 0;
-        };
-        await this.visitRecords(slots, async (slot, bytes) => {
-          next.set(slot, end, bytes.byteLength);
-          end += bytes.byteLength;
-          chunk.push(bytes);
-          chunkBytes += bytes.byteLength;
-          if (chunkBytes >= MAX_READ) await flush();
-        });
-        await flush();
-        await fh.datasync();
-      });
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
-    await syncDir(dir);
-    // `remove` is synchronous and may have run while records were being copied.
-    for (const slot of next.slotsByOffset()) if (!this.table.has(slot)) next.remove(slot);
-    this.backing = new FileBacking(dir, name, file, fh, end, end);
-    this.table = next;
+    await rewriteImage(this.image, this.reader, this.fileHeader(), dir, generation);
     this.offsetsFile = undefined;
-    await this.drainReads();
-    await old.close();
-  }
-
-  /** Visits whole verified records of `slots` (in offset order), reading in bounded batches. */
-  private async visitRecords(slots: Uint32Array, fn: (slot: number, bytes: Uint8Array) => Promise<void>): Promise<void> {
-    const backing = this.backing;
-    const file = backing instanceof FileBacking ? backing.path : "memory";
-    for (let start = 0; start < slots.length;) {
-      const ranges: ByteRange[] = [];
-      let bytes = 0;
-      let end = start;
-      while (end < slots.length && (end === start || bytes + this.table.lengths[slots[end]!]! <= MAX_READ)) {
-        const s = slots[end++]!;
-        ranges.push({ offset: this.table.offsets[s]!, length: this.table.lengths[s]! });
-        bytes += this.table.lengths[s]!;
-      }
-      const bufs = await backing.read(ranges);
-      for (let k = 0; k < bufs.length; k++) {
-        const slot = slots[start + k]!;
-        openRecord(bufs[k]!, slot, ranges[k]!.offset, file, backing.kind === "file");
-        await fn(slot, bufs[k]!);
-      }
-      start = end;
-    }
   }
 
   private async writeOffsets(generation: number): Promise<ColbertManifestPart> {
-    const b = this.backing;
+    const b = this.image.backing;
     if (!(b instanceof FileBacking)) throw new Error("unreachable: persist without a data file");
     const name = offsetsFileName(generation);
     const file = path.join(b.dir, name);
-    await io(`write ${file}`, () => writeFileSynced(file, this.table.serialize(b.end)));
+    await io(`write ${file}`, () => writeFileSynced(file, this.image.table.serialize(b.end)));
     await syncDir(b.dir);
     this.offsetsFile = name;
     return {
@@ -443,25 +271,9 @@ export class ColbertStoreImpl implements ColbertStore {
       dataFile: b.name,
       committedBytes: b.end,
       offsetsFile: name,
-      liveSlots: this.table.liveSlots,
-      liveBytes: this.table.liveBytes,
+      liveSlots: this.image.table.liveSlots,
+      liveBytes: this.image.table.liveBytes,
       formatVersion: FORMAT_VERSION,
     };
-  }
-
-  /** In-memory mode: rewrite the image when dead records dominate (synchronous, so reads stay consistent). */
-  private maybeCompactMemory(): void {
-    const b = this.backing;
-    if (!(b instanceof MemoryBacking)) return;
-    const dead = b.end - this.table.liveBytes;
-    if (dead <= MEMORY_COMPACT_MIN || dead <= this.table.liveBytes) return;
-    const next = new MemoryBacking(writeFileHeader({ codec: this.codec, dim: this.dim, poolFactor: this.poolFactor }));
-    const table = new OffsetTable(Math.max(16, this.table.lengths.length));
-    for (const slot of this.table.slotsByOffset()) {
-      const bytes = b.view({ offset: this.table.offsets[slot]!, length: this.table.lengths[slot]! });
-      table.set(slot, next.appendSync(bytes), bytes.byteLength);
-    }
-    this.backing = next;
-    this.table = table;
   }
 }
