@@ -11,7 +11,7 @@ import type {
 } from "../backend/types.js";
 import { checkIds, checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import type { M3Encoding, ModelFingerprint, MultiVector, RowScorer, SparseVector } from "../types.js";
+import type { M3Encoding, ModelFingerprint, RowScorer } from "../types.js";
 import { checkInt } from "../util/validate.js";
 import type { ColbertStore } from "./colbert/types.js";
 import { defaultColbertFactory } from "./default-colbert.js";
@@ -20,9 +20,10 @@ import { DocTable, type IndexedDocument } from "./docs.js";
 import { DEFAULT_SKETCH_DIM, resolveDense, type HybridIndexOptions, type ResolvedDenseOptions } from "./options.js";
 import { ColbertSketch } from "./sketch/sketch.js";
 import { indexScoring } from "./scoring.js";
-import { SparseIndex, type SparseTopK } from "./sparse.js";
+import { SparseIndex } from "./sparse.js";
 import { SerialQueue } from "../util/serial.js";
-import { checkDocEncoding, checkId, checkMetadata } from "../backend/validate.js";
+import { indexStats, type IndexStats } from "./index-stats.js";
+import { deleteNow, upsertNow } from "./writes.js";
 import { embeddedCandidates, embeddedDocuments, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
 import type { IndexParts } from "./parts.js";
 import { checkDir, writeParts, type SaveOptions } from "./parts-io.js";
@@ -31,21 +32,7 @@ export type { IndexParts };
 
 /** A document with its encoding, as the index takes it (the backend contract's entry). */
 export type IndexEntry = BackendEntry;
-export type { DeleteResult };
-
-export interface IndexStats {
-  documents: number;
-  /** Slots in use plus free slots waiting for re-use. */
-  slots: number;
-  freeSlots: number;
-  dense: { dim: number; vectorBytes: number; graphBytes: number };
-  sparse: { terms: number; postings: number; postingsBytes: number; forwardBytes: number };
-  colbert: { codec: string; dim: number; liveBytes: number; totalBytes: number; residentBytes: number; liveSlots: number };
-  /** The in-memory ColBERT sketch (undefined without one): sketched rows, row means and their graph. */
-  sketch?: { dim: number; rowBytes: number; meanBytes: number; graphBytes: number };
-  /** UTF-16 length x 2 of ids, texts and JSON metadata: an estimate of the document table. */
-  docBytes: number;
-}
+export type { DeleteResult, IndexStats };
 
 export class HybridIndex implements RetrievalBackend {
   readonly kind = "embedded";
@@ -138,41 +125,7 @@ export class HybridIndex implements RetrievalBackend {
     return this.serial(async () => {
       this.checkOpen();
       checkSignal(options.signal, "upsert");
-      if (!Array.isArray(entries)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `upsert expects an array of entries; got ${typeof entries}.`);
-      const last = new Map<string, number>();
-      const checked = entries.map((e, i) => {
-        const where = `entries[${i}]`;
-        if (e === null || typeof e !== "object") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${where} must be an object { id, pageContent, metadata, encoding }.`);
-        const id = checkId(e.id, `${where}.id`);
-        if (typeof e.pageContent !== "string") throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `${where}.pageContent must be a string; got ${typeof e.pageContent}.`);
-        const metadata = checkMetadata(e.metadata, `${where}.metadata`);
-        const enc = checkDocEncoding(e.encoding, this.denseDim, this.colbertDim, `${where}.encoding`);
-        last.set(id, i);
-        return { doc: { id, pageContent: e.pageContent, metadata }, enc };
-      });
-      let fresh = 0;
-      for (const [id] of last) if (this.docs.slotOf(id) === undefined) fresh++;
-      const capacity = this.docs.slotCount + Math.max(0, fresh - (this.docs.slotCount - this.docs.size));
-      this.dense.reserve(capacity);
-      this.sketch?.means.reserve(capacity);
-      let added = 0;
-      let replaced = 0;
-      const kept = checked.filter(({ doc }, i) => last.get(doc.id) === i);
-      const slots = this.docs.plannedSlots(kept.map(({ doc }) => doc.id));
-      // ColBERT first (the only part that can fail on I/O), in one batched append when the store can.
-      if (this.colbert.putMany !== undefined) await this.colbert.putMany(kept.map(({ enc }, i) => ({ slot: slots[i]!, matrix: enc.colbert })));
-      else for (let i = 0; i < kept.length; i++) await this.colbert.put(slots[i]!, kept[i]!.enc.colbert);
-      for (let i = 0; i < kept.length; i++) {
-        const { doc, enc } = kept[i]!;
-        if (this.docs.slotOf(doc.id) === undefined) added++;
-        else replaced++;
-        const slot = this.docs.put(doc);
-        if (slot !== slots[i]) throw new Error(`unreachable: document ${doc.id} took slot ${slot}, planned ${slots[i]}`);
-        this.sketch?.set(slot, enc.colbert);
-        this.dense.set(slot, enc.dense);
-        this.sparse.set(slot, enc.sparse);
-      }
-      return { added, replaced };
+      return upsertNow(this, entries);
     });
   }
 
@@ -182,7 +135,7 @@ export class HybridIndex implements RetrievalBackend {
       this.checkOpen();
       checkSignal(options.signal, "delete");
       checkIds(ids, "ids");
-      return this.deleteNow(ids);
+      return deleteNow(this, ids);
     });
   }
 
@@ -193,7 +146,7 @@ export class HybridIndex implements RetrievalBackend {
       this.checkOpen();
       checkSignal(options.signal, "deleteWhere");
       const ids = (matchingSlots(this, f) ?? []).map((slot) => this.docs.at(slot)!.id);
-      return this.deleteNow(ids).deleted;
+      return deleteNow(this, ids).deleted;
     });
   }
 
@@ -202,7 +155,7 @@ export class HybridIndex implements RetrievalBackend {
     return this.serial(async () => {
       this.checkOpen();
       checkSignal(options.signal, "clear");
-      this.deleteNow(this.docs.ids());
+      deleteNow(this, this.docs.ids());
     });
   }
 
@@ -292,44 +245,8 @@ export class HybridIndex implements RetrievalBackend {
   /** Where the index was last saved or loaded from (undefined: only in memory). */
   location: string | undefined;
 
-  /** @internal Removes ids (unknown ones reported); call inside `serial`. */
-  private deleteNow(ids: string[]): DeleteResult {
-    const notFound: string[] = [];
-    const slots: number[] = [];
-    for (const id of ids) {
-      const slot = this.docs.remove(id);
-      if (slot === undefined) notFound.push(id);
-      else slots.push(slot);
-    }
-    for (const slot of slots) {
-      this.dense.remove(slot);
-      this.colbert.remove(slot);
-      this.sketch?.remove(slot);
-    }
-    this.sparse.removeMany(slots);
-    return { deleted: slots.length, notFound };
-  }
-
   stats(): IndexStats {
-    const d = this.dense.memory();
-    const s = this.sparse.memory();
-    const c = this.colbert.stats();
-    let docBytes = 0;
-    for (const slot of this.docs.slots()) {
-      const doc = this.docs.at(slot)!;
-      docBytes += 2 * (doc.id.length + doc.pageContent.length + JSON.stringify(doc.metadata).length);
-    }
-    const sketch = this.sketch === undefined ? undefined : { dim: this.sketch.dim, ...this.sketch.memory() };
-    return {
-      ...(sketch === undefined ? {} : { sketch }),
-      documents: this.docs.size,
-      slots: this.docs.slotCount,
-      freeSlots: this.docs.slotCount - this.docs.size,
-      dense: { dim: this.denseDim, ...d },
-      sparse: { terms: this.sparse.termCount, postings: this.sparse.postingCount, ...s },
-      colbert: { codec: this.colbert.codec, dim: this.colbert.dim, ...c },
-      docBytes,
-    };
+    return indexStats(this);
   }
 
   /** Releases the ColBERT store's files and caches. The index cannot be used afterwards. */
