@@ -26,7 +26,8 @@ import { indexStats, type IndexStats } from "./index-stats.js";
 import { deleteNow, upsertNow } from "./writes.js";
 import { embeddedCandidates, embeddedDocuments, embeddedPrescore, embeddedScores, matchingSlots } from "./embedded-search.js";
 import type { IndexParts } from "./parts.js";
-import { checkDir, writeParts, type SaveOptions } from "./parts-io.js";
+import { checkDir, type SaveOptions } from "./parts-io.js";
+import { writeParts } from "./parts-write.js";
 
 export type { IndexParts };
 
@@ -229,7 +230,7 @@ export class HybridIndex implements RetrievalBackend {
     };
   }
 
-  /** Saves into `dir` (created if needed) atomically (see `parts-io.ts`). Concurrent mutations wait for the save. */
+  /** Saves into `dir` (created if needed) atomically (see `parts-write.ts`). Concurrent mutations wait for the save. */
   save(dir: string, options: SaveOptions = {}): Promise<void> {
     try {
       checkDir(dir, "save");
