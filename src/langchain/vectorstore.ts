@@ -15,18 +15,17 @@ import type { DocumentInterface } from "@langchain/core/documents";
 import { Document } from "@langchain/core/documents";
 import { SaveableVectorStore, type VectorStoreRetriever, type VectorStoreRetrieverInput } from "@langchain/core/vectorstores";
 import type { RetrievalBackend } from "../backend/types.js";
-import { checkSignal } from "../backend/validate.js";
 import { ErrorCodes, M3Error } from "../errors.js";
-import { M3HybridStore, openStore as openFromOptions, type M3HybridStoreLoadOptions } from "../open.js";
+import { M3HybridStore, type M3HybridStoreLoadOptions } from "../open.js";
 import type { StoreOptions } from "../retrieve/hybrid-store.js";
 import { resolveSearch, type MetadataFilter, type SearchOptions } from "../retrieve/options.js";
 import { search } from "../retrieve/search.js";
 import { describe } from "../util/validate.js";
-import { copyMetadata, hitToDocument } from "./documents.js";
-import { encodeWithOptions } from "./encode-calls.js";
+import { hitToDocument } from "./documents.js";
 import { mmrSearch, resolveMmr, type ResolvedMmr } from "./mmr.js";
 import { inheritedSignal } from "./signal.js";
 import { M3VectorStoreRetriever } from "./vectorstore-retriever.js";
+import { addDocumentsTo, addVectorsTo, openStore } from "./vectorstore-writes.js";
 import {
   checkAddOptions, checkEmbeddings, denseVector, parseDeleteParams,
   type M3AddOptions, type M3DeleteParams, type M3EncoderEmbeddings, type M3MmrDefaults, type M3MmrSearchOptions, type M3VectorStoreArgs,
@@ -182,12 +181,7 @@ export class M3VectorStore extends SaveableVectorStore {
   override async addDocuments(documents: DocumentInterface[], options?: M3AddOptions): Promise<string[]> {
     const o = checkAddOptions(options);
     if (!Array.isArray(documents)) throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addDocuments expects an array of Documents; got ${describe(documents)}.`);
-    return this.run(async (store) => {
-      return store.addDocuments(
-        documents.map((d) => ({ pageContent: d?.pageContent, metadata: d?.metadata === undefined || d?.metadata === null || typeof d.metadata !== "object" ? d?.metadata : copyMetadata(d.metadata), id: d?.id })),
-        { ids: o.ids, signal: o.signal, onProgress: o.onProgress },
-      );
-    });
+    return this.run((store) => addDocumentsTo(store, documents, o));
   }
 
   /**
@@ -196,31 +190,7 @@ export class M3VectorStore extends SaveableVectorStore {
    */
   async addVectors(vectors: number[][], documents: DocumentInterface[], options?: M3AddOptions): Promise<string[]> {
     const o = checkAddOptions(options);
-    return this.run(async (store) => {
-      const dim = store.backend.denseDim;
-      if (!Array.isArray(vectors) || !Array.isArray(documents) || vectors.length !== documents.length) {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `addVectors needs one vector per document; got ${describe(vectors)} for ${describe(documents)}.`);
-      }
-      const dense = vectors.map((v, i) => denseVector(v, dim, `vectors[${i}]`));
-      if (o.ids !== undefined && (!Array.isArray(o.ids) || o.ids.length !== documents.length)) {
-        throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `options.ids must have one id per document (${documents.length}); got ${describe(o.ids)}.`);
-      }
-      const texts = documents.map((d, i) => {
-        if (d === null || typeof d !== "object" || typeof d.pageContent !== "string") {
-          throw new M3Error(ErrorCodes.INVALID_ARGUMENT, `documents[${i}].pageContent must be a string; got ${describe(d?.pageContent)}.`);
-        }
-        return d.pageContent;
-      });
-      const ids = documents.map((d, i) => o.ids?.[i] ?? (typeof d.id === "string" && d.id.length > 0 ? d.id : crypto.randomUUID()));
-      const enc = await encodeWithOptions(store.encoder, texts, { dense: false, sparse: true, colbert: true }, { signal: o.signal, onProgress: o.onProgress }, "addVectors");
-      checkSignal(o.signal, "addVectors");
-      await store.addEncoded(
-        documents.map((d, i) => ({ id: ids[i]!, pageContent: d.pageContent, metadata: copyMetadata(d.metadata), encoding: { ...enc[i]!, dense: dense[i]! } })),
-        { signal: o.signal },
-      );
-      o.onProgress?.({ phase: "write", done: documents.length, total: documents.length });
-      return ids;
-    });
+    return this.run((store) => addVectorsTo(store, vectors, documents, o));
   }
 
   /** Deletes `{ ids }` (unknown ids ignored), `{ filter }` or `{ deleteAll: true }`; anything else is INVALID_ARGUMENT. */
@@ -326,16 +296,4 @@ export class M3VectorStore extends SaveableVectorStore {
   private checkOpen(): void {
     if (this.closed) throw new M3Error(ErrorCodes.DISPOSED, "This M3VectorStore was closed; open a new one (M3VectorStore.load / fromExistingIndex / create).");
   }
-}
-
-/**
- * Opens the store described by `args`: the given store, or what the composition module opens
- * (the given backend, a Postgres collection, or an empty embedded index).
- */
-async function openStore(embeddings: M3EncoderEmbeddings, args: M3VectorStoreArgs): Promise<M3HybridStore> {
-  const { store, backend, postgres, fetchK: _f, lambda: _l, mmrSimilarity: _m, ...options } = args;
-  if (store !== undefined) return store;
-  if (backend !== undefined) return openFromOptions(embeddings, { ...options, backend });
-  if (postgres !== undefined) return openFromOptions(embeddings, { ...options, postgres });
-  return openFromOptions(embeddings, options);
 }
