@@ -2,17 +2,17 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { documentsOf, type SourceDoc } from "../chunk.js";
 import { openIndexForWrite, openModel, type CliModel, type WritableIndex } from "../engine.js";
 import { openPgForWrite, pgLabel, pgTarget, readPgCollection } from "../engine-pg.js";
 import { CliError, UsageError } from "../exit.js";
-import { readTextFile, walkInputs, type FoundFile } from "../files.js";
+import { walkInputs } from "../files.js";
 import { formatDuration, formatInt } from "../format.js";
 import { installInterrupt } from "../interrupt.js";
 import { parseIntOption, parseNumberOption, parseProviders } from "../options.js";
 import { Progress } from "../progress.js";
-import { planIncremental, readState, sourceName, sourcesOf, type CliState, type HashedFile } from "../state.js";
+import { planIncremental, readState, sourcesOf, type CliState } from "../state.js";
 import { log, warn } from "../output.js";
+import { filesToIndex, hashFiles, indexFile, type FileRun } from "./index-files.js";
 
 interface IndexOpts {
   model?: string;
@@ -82,13 +82,9 @@ async function targetOf(opts: IndexOpts): Promise<Target> {
 }
 
 async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
-  let chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
-  let chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
-  const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
-  const checkpointSecs = parseNumberOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
-  const variant = opts.variant ?? "fp32";
-  if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
-  const executionProviders = parseProviders(opts.provider);
+  const settings = settingsOf(opts);
+  let { chunkSize, chunkOverlap } = settings;
+  const { batchDocs, checkpointSecs, variant, executionProviders } = settings;
 
   const target = await targetOf(opts);
   const out = target.label;
@@ -124,25 +120,12 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
     interrupt.check();
 
     // Hash every file; refuse binary ones.
-    const hashed: (HashedFile & { file: FoundFile })[] = [];
-    const refused: string[] = [];
-    for (const f of walk.files) {
-      const r = await readTextFile(f.absPath);
-      const source = sourceName(f.absPath, baseDir);
-      if (!r.ok) {
-        warn(`skipping ${f.displayPath}: ${r.reason}`);
-        refused.push(source);
-        continue;
-      }
-      hashed.push({ source, absPath: f.absPath, sha256: r.sha256, file: f });
-    }
+    const { hashed, refused } = await hashFiles(walk.files, baseDir);
     const reindexAll = state !== undefined && (state.chunkSize !== chunkSize || state.chunkOverlap !== chunkOverlap);
     if (reindexAll) log(`chunking changed (was ${state!.chunkSize}/${state!.chunkOverlap} tokens): re-indexing every file`);
     const recorded = sourcesOf(index.documents());
     const plan = planIncremental({ files: hashed, refused, recorded, roots: walk.roots, baseDir, reindexAll });
-    const bySource = new Map(hashed.map((h) => [h.source, h]));
-    const todo = plan.toIndex.map((h) => bySource.get(h.source)!);
-    const todoSources = new Set(todo.map((t) => t.source));
+    const { todo, dropNow, owner } = filesToIndex(hashed, plan, recorded);
     log(
       `${hashed.length} file(s): ${todo.length} new or changed, ${plan.unchanged.length} unchanged` +
         (plan.deletedSources.length ? `, ${plan.deletedSources.length} deleted` : ""),
@@ -152,14 +135,8 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
     }
 
     // Deleted (and now-binary) files go first; a changed file's old chunks go just before it is re-indexed.
-    const changedIds = new Set(todo.flatMap((t) => recorded.get(t.source)?.ids ?? []));
-    const dropNow = plan.removeIds.filter((id) => !changedIds.has(id));
     if (dropNow.length) await index.delete(dropNow);
     let dirty = dropNow.length > 0;
-
-    // Ids owned by files that stay: a .jsonl id used again by another file is skipped.
-    const owner = new Map<string, string>();
-    for (const rec of recorded.values()) if (!todoSources.has(rec.source)) for (const id of rec.ids) owner.set(id, rec.source);
 
     const totalBytes = todo.reduce((s, t) => s + t.file.size, 0);
     progress = new Progress({ total: totalBytes, stream: process.stderr, quiet: opts.quiet === true || todo.length === 0 });
@@ -173,57 +150,14 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
       progress?.redraw();
     };
 
+    const run: FileRun = { index, model, chunkSize, chunkOverlap, batchDocs, progress, interrupt, owner, warnLine };
     for (const t of todo) {
       interrupt.check();
       progress.setLabel(t.file.displayPath);
-      const r = await readTextFile(t.absPath);
-      if (!r.ok || r.sha256 !== t.sha256) {
-        warnLine(`skipping ${t.file.displayPath}: it changed while indexing; run again`);
-        progress.advance(t.file.size, 0);
-        continue;
-      }
-      const old = recorded.get(t.source)?.ids ?? [];
-      if (old.length) {
-        await index.delete(old);
-        dirty = true;
-      }
-      const opts = {
-        chunkSize,
-        chunkOverlap,
-        countTokens: (s: string) => model!.countTokens(s),
-        countTokensBatch: (xs: string[]) => model!.countTokensBatch(xs),
-      };
-      let advanced = 0;
-      for await (const part of documentsOf(t.file, t.source, r.text, opts, warnLine)) {
-        interrupt.check();
-        const kept: SourceDoc[] = [];
-        for (const d of part.docs) {
-          const prev = owner.get(d.id);
-          if (prev !== undefined && prev !== t.source) {
-            warnLine(`${t.source}: id "${d.id}" is already used by ${prev}; skipped`);
-            continue;
-          }
-          owner.set(d.id, t.source);
-          kept.push(d);
-        }
-        const bytesPerDoc = kept.length ? part.bytes / kept.length : 0;
-        for (let i = 0; i < kept.length; i += batchDocs) {
-          interrupt.check();
-          const batch = kept.slice(i, i + batchDocs);
-          const tokens = await index.add(batch.map((d) => ({ ...d, metadata: { ...d.metadata, source: t.source, sourceHash: t.sha256 } })));
-          dirty = true;
-          chunks += batch.length;
-          progress.advance(bytesPerDoc * batch.length, tokens);
-          advanced += bytesPerDoc * batch.length;
-        }
-        if (kept.length === 0) {
-          progress.advance(part.bytes, 0);
-          advanced += part.bytes;
-        }
-      }
-      interrupt.check();
-      await index.endFile();
-      if (advanced < t.file.size) progress.advance(t.file.size - advanced, 0);
+      const done = await indexFile(t, recorded.get(t.source)?.ids ?? [], run);
+      if (done === undefined) continue;
+      chunks += done.chunks;
+      dirty ||= done.dirty;
       filesDone++;
       if (checkpointSecs > 0 && Date.now() - lastSave >= checkpointSecs * 1000 && filesDone < todo.length) {
         interrupt.check();
@@ -239,20 +173,34 @@ async function runIndex(paths: string[], opts: IndexOpts): Promise<void> {
       await commit(index, { baseDir, modelPath: model.modelPath, chunkSize, chunkOverlap });
     }
     const secs = (Date.now() - started) / 1000;
-    const tok = progress.tokenCount;
-    log(
-      todo.length || plan.removeIds.length
-        ? `indexed ${formatInt(chunks)} chunk(s) from ${todo.length} file(s), ${formatInt(tok)} tokens in ${formatDuration(secs)}` +
-            (secs > 0 && tok > 0 ? ` (${formatInt(tok / secs)} tok/s)` : "") +
-            (plan.deletedSources.length ? `; removed ${plan.deletedSources.length} deleted file(s)` : "") +
-            `; ${out} holds ${formatInt(index.size)} document(s)`
-        : `index is up to date: ${out} holds ${formatInt(index.size)} document(s)`,
-    );
+    log(summaryLine({ chunks, files: todo.length, removedIds: plan.removeIds.length, deletedFiles: plan.deletedSources.length, tokens: progress.tokenCount, secs, out, size: index.size }));
   } finally {
     interrupt.dispose();
     await index?.close();
     await model?.dispose();
   }
+}
+
+/** The run's settings from the command line (UsageError for a bad one). */
+function settingsOf(opts: IndexOpts) {
+  const chunkSize = parseIntOption("--chunk-size", opts.chunkSize, 16, 8190, 512);
+  const chunkOverlap = parseIntOption("--chunk-overlap", opts.chunkOverlap, 0, chunkSize - 1, 64);
+  const batchDocs = parseIntOption("--batch-docs", opts.batchDocs, 1, 100_000, 32);
+  const checkpointSecs = parseNumberOption("--checkpoint", opts.checkpoint, 0, 10_000_000, 300);
+  const variant = opts.variant ?? "fp32";
+  if (!["fp32", "int8", "fp16"].includes(variant)) throw new UsageError(`--variant must be fp32, int8 or fp16; got "${variant}"`);
+  return { chunkSize, chunkOverlap, batchDocs, checkpointSecs, variant, executionProviders: parseProviders(opts.provider) };
+}
+
+/** The last line of a run. */
+function summaryLine(r: { chunks: number; files: number; removedIds: number; deletedFiles: number; tokens: number; secs: number; out: string; size: number }): string {
+  if (r.files === 0 && r.removedIds === 0) return `index is up to date: ${r.out} holds ${formatInt(r.size)} document(s)`;
+  return (
+    `indexed ${formatInt(r.chunks)} chunk(s) from ${r.files} file(s), ${formatInt(r.tokens)} tokens in ${formatDuration(r.secs)}` +
+    (r.secs > 0 && r.tokens > 0 ? ` (${formatInt(r.tokens / r.secs)} tok/s)` : "") +
+    (r.deletedFiles ? `; removed ${r.deletedFiles} deleted file(s)` : "") +
+    `; ${r.out} holds ${formatInt(r.size)} document(s)`
+  );
 }
 
 async function commit(index: WritableIndex, s: { baseDir: string; modelPath: string; chunkSize: number; chunkOverlap: number }): Promise<void> {
