@@ -209,7 +209,7 @@ interface QuerySet {
 async function timedPass(index: M3Index, sets: QuerySet[]): Promise<Record<string, unknown>> {
   const { searchWithStats } = await import("../src/retrieve/search.js");
   const e2e: number[] = [];
-  const st = { dense: [] as number[], sparse: [] as number[], multiVector: [] as number[], score: [] as number[], prescore: [] as number[], colbert: [] as number[], fuse: [] as number[] };
+  const st = { dense: [] as number[], sparse: [] as number[], multiVector: [] as number[], score: [] as number[], prescore: [] as number[], colbert: [] as number[], fuse: [] as number[], fetch: [] as number[] };
   const pool: number[] = [];
   const reranked: number[] = [];
   for (const set of sets) {
